@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Create .venv and install moodmix with everything it needs (idempotent; re-runs only when the pins change).
+# torch is pinned to the 2.13.0 CPU wheel through constraints.txt: a plain `torch` requirement would pull
+# gigabytes of CUDA packages. ffmpeg comes from imageio-ffmpeg's wheel when the system has none.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.moodmix-installed
+want=$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
+if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
+  echo "moodmix: installing into .venv (first run takes a few minutes)..." >&2
+  .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip wheel setuptools
+  .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt torch==2.13.0
+  .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[dev]"
+  echo "$want" > "$stamp"
+fi
