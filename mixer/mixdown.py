@@ -1,0 +1,499 @@
+"""Mixdown: level the voice and the bed, duck the bed under speech, hit the loudness target, limit true peaks.
+
+Order of operations (and why):
+
+1. Voice and bed are levelled *separately* to integrated loudness (ITU-R BS.1770-4): the voice to the target, the
+   bed to ``bed_db`` under it (its level in pauses).
+2. The bed is ducked by the curve of :mod:`mixer.ducking` (depth follows the voice's short-term loudness).
+3. The two are summed and one *static* gain brings the sum to ``target_lufs``. No dynamic normaliser ever runs over
+   the mix: it would undo the ducking.
+4. A look-ahead true-peak limiter (:mod:`mixer.limiter`, 4x-oversampled detection) only catches the peaks. Its small
+   loudness cost is measured and folded back into the static gain, so the limited mix still lands on the target.
+
+The stems are the levelled voice and the fitted, ducked bed *after* the static gain, so ``voice + music`` equals the
+mix before the limiter, to float rounding.
+
+Memory: the work is done in passes over ~1 s blocks; between passes only per-hop numbers are kept (10 ms hops for
+loudness and ducking, ~1 ms hops for the limiter: under 20 MB for an hour). :func:`plan_mix` accepts arrays or
+block readers, and :meth:`MixPlan.render_block` renders any block, so a caller can stream an hour-long mix to an
+encoder without holding it. :func:`mix_voice_and_bed` is the whole-array convenience on top.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from mixer._validate import check_audio, check_sr
+from mixer.ducking import duck_depth_db, duck_envelope, interpolate_curve, speech_mask
+from mixer.limiter import limiter_gain
+from mixer.loudness import (
+    integrated_from_hop_power,
+    kweighted_hop_power,
+    true_peak_per_hop,
+)
+from moodmix.errors import InvalidAudioError
+
+__all__ = [
+    "DEPTH_PRESETS",
+    "MixPlan",
+    "MixResult",
+    "MixSettings",
+    "mix_voice_and_bed",
+    "plan_mix",
+]
+
+#: Music depth under speech per preset (dB under the voice's short-term loudness). Same values as
+#: ``moodmix.settings.PRESETS``; kept here so the DSP layer imports nothing from the front end.
+#: clear = 20 dB: WCAG 2.x SC 1.4.7 (background at least 20 dB below the foreground speech).
+DEPTH_PRESETS: dict[str, float] = {"podcast": 18.0, "vlog": 12.0, "clear": 20.0}
+
+BlockReader = Callable[[int, int], np.ndarray]
+Source = np.ndarray | BlockReader
+
+
+@dataclass(frozen=True)
+class MixSettings:
+    """DSP settings of the mixdown.
+
+    Attributes
+    ----------
+    depth_db : float
+        Music under the voice by short-term loudness, under speech (podcast 18, vlog 12, clear 20).
+    target_lufs : float
+        Integrated loudness of the final mix.
+    true_peak_dbtp : float
+        Ceiling of the limiter (4x-oversampled true peak).
+    attack_ms, release_ms, lookahead_ms, hold_ms : float
+        Ducking ramps: down over ``attack_ms`` starting ``lookahead_ms`` before speech, up over ``release_ms``
+        after ``hold_ms`` of silence.
+    min_pause_s : float
+        Pauses at least this long let the music come back up.
+    bed_db : float
+        The bed's own level (in long pauses) relative to the voice, integrated loudness.
+    follow_voice : bool
+        Let the depth follow the voice's short-term loudness (True) or use one static depth (False).
+    short_term_s : float
+        Short-term loudness window for the depth (3 s, EBU Tech 3341).
+    limiter_lookahead_ms, limiter_release_ms : float
+        True-peak limiter timing (it recovers 12 dB per ``limiter_release_ms``).
+    block_s : float
+        Processing block length.
+    """
+
+    depth_db: float = 18.0
+    target_lufs: float = -16.0
+    true_peak_dbtp: float = -1.0
+    attack_ms: float = 100.0
+    release_ms: float = 500.0
+    lookahead_ms: float = 150.0
+    hold_ms: float = 100.0
+    min_pause_s: float = 0.8
+    bed_db: float = -6.0
+    follow_voice: bool = True
+    short_term_s: float = 3.0
+    limiter_lookahead_ms: float = 5.0
+    limiter_release_ms: float = 150.0
+    block_s: float = 1.0
+
+    @classmethod
+    def for_preset(cls, preset: str, **changes: object) -> MixSettings:
+        """Settings of a named preset (``podcast``, ``vlog``, ``clear``), with ``changes`` applied."""
+        if preset not in DEPTH_PRESETS:
+            raise InvalidAudioError(
+                f"unknown preset {preset!r}; expected one of {', '.join(DEPTH_PRESETS)}"
+            )
+        return replace(cls(depth_db=DEPTH_PRESETS[preset]), **changes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class MixResult:
+    """The mixed audio and what it measures.
+
+    Attributes
+    ----------
+    mix : np.ndarray [shape=(2, n)], float32
+        Final mix, limited.
+    voice, music : np.ndarray [shape=(2, n)], float32
+        Stems: levelled voice and fitted, ducked bed; ``voice + music`` is the mix before the limiter.
+    integrated_lufs : float
+        Measured on ``mix`` (BS.1770-4).
+    true_peak_dbtp : float
+        Measured on ``mix`` (4x oversampled).
+    speech_to_music_db : float
+        Voice minus music loudness over the speech hops (K-weighted).
+    duck_db : float
+        Mean gain reduction of the bed under speech relative to its pause level (positive dB).
+    """
+
+    mix: np.ndarray
+    voice: np.ndarray
+    music: np.ndarray
+    integrated_lufs: float
+    true_peak_dbtp: float
+    speech_to_music_db: float
+    duck_db: float
+
+
+@dataclass(frozen=True)
+class MixPlan:
+    """Everything the render needs, from one analysis pass: static gains and the hop-rate gain curves.
+
+    Render with :meth:`render_block` block by block (any order, any size) from the voice and bed blocks.
+    """
+
+    sr: int
+    n_samples: int
+    ctl_hop: int
+    lim_hop: int
+    voice_gain: float  # linear, levelling x static gain
+    music_gain: float  # linear, levelling x static gain
+    duck_gain: np.ndarray  # linear per control boundary, relative to the bed's pause level
+    limiter: np.ndarray  # linear per limiter boundary
+    static_gain_db: float
+    voice_level_db: float
+    bed_level_db: float
+    speech_to_music_db: float
+    duck_db: float
+    predicted_lufs: float
+
+    def render_block(
+        self,
+        voice_block: np.ndarray,
+        bed_block: np.ndarray,
+        i0: int,
+        out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Render output samples ``[i0, i0 + len)`` from the voice and bed blocks covering the same samples.
+
+        Parameters
+        ----------
+        voice_block, bed_block : np.ndarray [shape=(channels, len)], float32
+            ``voice[:, i0:i0+len]`` and ``bed[:, i0:i0+len]`` (mono is played dual-mono).
+        i0 : int
+            First output sample of the block.
+        out : (mix, voice, music) arrays of shape (2, len), or None
+            Write into these instead of allocating.
+
+        Returns
+        -------
+        mix, voice, music : np.ndarray [shape=(2, len)], float32
+            Limited mix and the two stems (``voice + music`` = the mix before the limiter).
+        """
+        n = voice_block.shape[1]
+        i1 = i0 + n
+        if out is None:
+            out = (np.empty((2, n), np.float32), np.empty((2, n), np.float32), np.empty((2, n), np.float32))
+        mix, v, m = out
+        np.multiply(_stereo(voice_block), np.float32(self.voice_gain), out=v)
+        duck = interpolate_curve(self.duck_gain, self.ctl_hop, i0, i1)
+        duck *= np.float32(self.music_gain)
+        np.multiply(_stereo(bed_block), duck, out=m)
+        np.add(v, m, out=mix)
+        mix *= interpolate_curve(self.limiter, self.lim_hop, i0, i1)
+        return mix, v, m
+
+
+def _stereo(block: np.ndarray) -> np.ndarray:
+    """(1, n) → (2, n) by duplication; (2, n) as is; more channels → mean, duplicated."""
+    if block.shape[0] == 2:
+        return block
+    mono = block[0] if block.shape[0] == 1 else block.mean(axis=0, dtype=np.float32)
+    return np.broadcast_to(mono, (2, mono.size))
+
+
+def _stereo_power(
+    block: np.ndarray, sr: int, hop: int, zi: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """K-weighted power per hop of a block as it will be heard in stereo.
+
+    A mono block is played dual-mono: both channels carry it with BS.1770 weight 1, so the power is twice the
+    mono power; filtering the one channel and doubling saves half the work.
+    """
+    if block.shape[0] == 2:
+        return kweighted_hop_power(_padded(block, hop), sr, hop, zi)
+    mono = block if block.shape[0] == 1 else block.mean(axis=0, dtype=np.float32)[None, :]
+    p, zi = kweighted_hop_power(_padded(mono, hop), sr, hop, zi)
+    return 2.0 * p, zi
+
+
+def _reader(src: Source, name: str, sr: int) -> tuple[BlockReader, int]:
+    if isinstance(src, np.ndarray):
+        check_audio(src, sr, name=name)
+        return (lambda i0, i1: src[:, i0:i1]), src.shape[1]
+    if callable(src):
+        n = getattr(src, "n_samples", None)
+        if n is None:
+            raise InvalidAudioError(f"{name} reader needs an n_samples attribute; pass an array instead")
+        return src, int(n)
+    raise InvalidAudioError(
+        f"{name} must be a float32 array shaped (channels, samples) or a block reader, got {type(src).__name__}"
+    )
+
+
+def _blocks(n: int, block: int) -> Iterator[tuple[int, int]]:
+    for i0 in range(0, n, block):
+        yield i0, min(n, i0 + block)
+
+
+def _db(p: float) -> float:
+    return float(10 * np.log10(p)) if p > 0 else float("-inf")
+
+
+def plan_mix(
+    voice: Source,
+    bed: Source,
+    sr: int,
+    segments: Sequence[tuple[float, float]],
+    *,
+    settings: MixSettings = MixSettings(),
+) -> MixPlan:
+    """Analyse voice and bed and plan the mix (gains, ducking curve, limiter curve).
+
+    Parameters
+    ----------
+    voice, bed : np.ndarray [shape=(channels, n)] or block reader
+        Same length ``n`` and rate. A block reader is a callable ``(i0, i1) -> (channels, i1 - i0)`` float32
+        array with an ``n_samples`` attribute (e.g. a fitted bed rendered on demand); it is read in order, three
+        times.
+    sr : int
+    segments : sequence of (start_s, end_s)
+        Speech segments (from :func:`mixer.vad.detect_speech`).
+    settings : MixSettings
+
+    Raises
+    ------
+    InvalidAudioError
+        Bad arrays, different lengths, bad settings.
+    """
+    sr = check_sr(sr)
+    read_v, n = _reader(voice, "voice", sr)
+    read_b, n_b = _reader(bed, "bed", sr)
+    if n_b != n:
+        raise InvalidAudioError(
+            f"voice is {n} samples but bed is {n_b}; fit the bed to the voice first (mixer.fit.fit_to_length)"
+        )
+    if not np.isfinite(settings.target_lufs) or not -70 < settings.target_lufs < 0:
+        raise InvalidAudioError(f"target_lufs must be between -70 and 0 LUFS, got {settings.target_lufs}")
+    if settings.depth_db < 0:
+        raise InvalidAudioError(f"depth_db must be >= 0 dB (music under the voice), got {settings.depth_db}")
+
+    lim_hop = max(1, sr // 1000)
+    ctl_hop = 10 * lim_hop
+    hop_s = ctl_hop / sr
+    block = ctl_hop * max(1, int(round(settings.block_s / hop_s)))
+    n_ctl = -(-n // ctl_hop)
+    n_lim = -(-n // lim_hop)
+
+    # Pass 1: K-weighted power per control hop of the voice and of the bed (as they will be heard: stereo).
+    pv = np.zeros(n_ctl)
+    pb = np.zeros(n_ctl)
+    zv = zb = None
+    for i0, i1 in _blocks(n, block):
+        k0 = i0 // ctl_hop
+        p, zv = _stereo_power(read_v(i0, i1), sr, ctl_hop, zv)
+        pv[k0 : k0 + p.size] = p
+        p, zb = _stereo_power(read_b(i0, i1), sr, ctl_hop, zb)
+        pb[k0 : k0 + p.size] = p
+
+    # Levelling: voice to the target, bed to bed_db under it (its pause level); silence is left alone.
+    lv = integrated_from_hop_power(pv, hop_s)
+    lb = integrated_from_hop_power(pb, hop_s)
+    gv_db = settings.target_lufs - lv if np.isfinite(lv) else 0.0
+    gb_db = (settings.target_lufs + settings.bed_db) - lb if np.isfinite(lb) else 0.0
+    gv, gb = 10 ** (gv_db / 20), 10 ** (gb_db / 20)
+    pv_l, pb_l = pv * gv * gv, pb * gb * gb
+
+    # Ducking curve (control boundaries).
+    mask = speech_mask(segments, n_ctl, hop_s)
+    env = duck_envelope(segments, n_ctl + 1, hop_s, attack_ms=settings.attack_ms,
+                        release_ms=settings.release_ms, lookahead_ms=settings.lookahead_ms,
+                        hold_ms=settings.hold_ms, min_pause_s=settings.min_pause_s)
+    depth = duck_depth_db(pv_l, pb_l, mask, hop_s, depth_db=settings.depth_db,
+                          follow_voice=settings.follow_voice, short_term_s=settings.short_term_s)
+    depth_b = np.concatenate([depth, depth[-1:]])
+    duck = 10.0 ** (env * depth_b / 20.0)
+    duck_hop = 0.5 * (duck[:-1] + duck[1:])  # gain at each hop's centre, for power predictions
+
+    # Static gain, first guess: voice and music are unrelated, so their powers add.
+    pred = integrated_from_hop_power(pv_l + pb_l * duck_hop**2, hop_s)
+    g_db = settings.target_lufs - pred if np.isfinite(pred) else 0.0
+    g = 10 ** (g_db / 20)
+
+    ceiling = 10 ** (settings.true_peak_dbtp / 20)
+    # Pass 2: the pre-limiter mix at that gain: exact K-weighted power, and true peaks of the hops whose sample
+    # peak is within 9 dB of the ceiling (3 dB of room for the gain correction below + 6 dB of inter-sample
+    # overshoot, more than band-limited audio shows). Repeated only if the correction needs more than that room.
+    for _attempt in range(3):
+        pm, peaks = _mix_pass(read_v, read_b, gv * g, gb * g, duck, sr, n, ctl_hop, lim_hop, block,
+                              only_above=ceiling / _ROOM)
+        lufs_pm = integrated_from_hop_power(pm, hop_s)
+        if not np.isfinite(lufs_pm) or settings.target_lufs - lufs_pm < _ROOM_DB - 6.0 - 1.0:
+            break
+        g *= 10 ** ((settings.target_lufs - lufs_pm) / 20)
+
+    # Static gain + limiter, refined together: the limiter's loudness cost is folded back into the gain.
+    ratio = 1.0
+    lim = np.ones(n_lim + 1)
+    lufs = lufs_pm
+    per = ctl_hop // lim_hop
+    for _ in range(4):
+        if not np.isfinite(lufs):
+            break
+        ratio *= 10 ** ((settings.target_lufs - lufs) / 20)
+        ratio = min(ratio, 10 ** ((_ROOM_DB - 6.0) / 20))
+        lim = limiter_gain(peaks * ratio, ceiling=ceiling * _LIMIT_MARGIN, hop_s=lim_hop / sr,
+                           lookahead_ms=settings.limiter_lookahead_ms, release_ms=settings.limiter_release_ms)
+        lufs = integrated_from_hop_power(pm * ratio**2 * _ctl_mean_square(lim, per, n_ctl), hop_s)
+    g *= ratio
+    final_db = 20 * np.log10(g)
+
+    # Report figures from the hop powers of the stems.
+    pv_s = pv_l * g * g
+    pm_s = pb_l * duck_hop**2 * g * g
+    if mask.any():
+        s2m = _db(pv_s[mask].sum()) - _db(pm_s[mask].sum())
+        duck_db = float(-np.mean(20 * np.log10(np.maximum(duck_hop[mask], 1e-6))))
+    else:
+        s2m, duck_db = float("nan"), 0.0
+    return MixPlan(sr=sr, n_samples=n, ctl_hop=ctl_hop, lim_hop=lim_hop, voice_gain=gv * g, music_gain=gb * g,
+                   duck_gain=duck.astype(np.float32), limiter=lim.astype(np.float32), static_gain_db=float(final_db),
+                   voice_level_db=float(gv_db), bed_level_db=float(gb_db), speech_to_music_db=float(s2m),
+                   duck_db=duck_db, predicted_lufs=float(lufs))
+
+
+def _ctl_mean_square(lim: np.ndarray, per: int, n_ctl: int) -> np.ndarray:
+    """Mean square of the limiter gain per control hop (``per`` limiter hops each), in bounded chunks."""
+    out = np.ones(n_ctl)
+    n_lim = lim.size - 1
+    chunk = per * 65536
+    for a in range(0, n_lim, chunk):
+        b = min(n_lim, a + chunk)
+        mid = 0.5 * (lim[a:b] + lim[a + 1 : b + 1])  # the gain at each hop's centre
+        full = (b - a) // per
+        if full:
+            out[a // per : a // per + full] = (mid[: full * per] ** 2).reshape(full, per).mean(axis=1)
+        if (b - a) % per:  # the last, partial control hop
+            out[a // per + full] = float(np.mean(mid[full * per :] ** 2))
+    return out
+
+
+_ROOM_DB = 9.0
+# The limiter aims 0.05 dB under the ceiling: its gain moves within a hop, which a 4x meter can see as a few
+# thousandths of a dB of overshoot.
+_LIMIT_MARGIN = 10 ** (-0.05 / 20)
+_ROOM = 10 ** (_ROOM_DB / 20)
+
+
+def _mix_pass(
+    read_v: BlockReader, read_b: BlockReader, gv: float, gb: float, duck: np.ndarray, sr: int, n: int,
+    ctl_hop: int, lim_hop: int, block: int, *, only_above: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """K-weighted power per control hop and true peak per limiter hop of the pre-limiter mix."""
+    n_ctl = -(-n // ctl_hop)
+    n_lim = -(-n // lim_hop)
+    pm = np.zeros(n_ctl)
+    peaks = np.zeros(n_lim, np.float32)
+    zm = None
+    pre = _Prelimiter(read_v, read_b, gv, gb, duck, ctl_hop, n)
+    for i0, i1 in _blocks(n, block):
+        x = _padded(pre(i0, i1), ctl_hop)
+        p, zm = kweighted_hop_power(x, sr, ctl_hop, zm)
+        pm[i0 // ctl_hop : i0 // ctl_hop + p.size] = p
+        ctx = (pre(max(0, i0 - 64), i0), pre(i1, min(n, i1 + 64)))
+        tp = true_peak_per_hop(x, lim_hop, only_above=only_above, context=ctx)
+        k0 = i0 // lim_hop
+        cnt = min(tp.size, n_lim - k0)
+        peaks[k0 : k0 + cnt] = tp[:cnt]
+    return pm, peaks
+
+
+class _Prelimiter:
+    """The pre-limiter mix for any sample range (voice and bed levelled, bed ducked, static gain)."""
+
+    def __init__(self, read_v: BlockReader, read_b: BlockReader, gv: float, gb: float, duck: np.ndarray,
+                 ctl_hop: int, n: int) -> None:
+        self.read_v, self.read_b, self.gv, self.gb = read_v, read_b, np.float32(gv), np.float32(gb)
+        self.duck, self.ctl_hop, self.n = duck, ctl_hop, n
+
+    def __call__(self, i0: int, i1: int) -> np.ndarray:
+        if i1 <= i0:
+            return np.zeros((2, 0), np.float32)
+        v = _stereo(self.read_v(i0, i1)) * self.gv
+        m = _stereo(self.read_b(i0, i1)) * (self.gb * interpolate_curve(self.duck, self.ctl_hop, i0, i1))
+        return v + m
+
+
+def _padded(x: np.ndarray, hop: int) -> np.ndarray:
+    """Zero-pad a block to a whole number of hops (only the file's last block is ever short)."""
+    r = x.shape[1] % hop
+    if r == 0:
+        return x
+    return np.concatenate([x, np.zeros((x.shape[0], hop - r), x.dtype)], axis=1)
+
+
+def mix_voice_and_bed(
+    voice: np.ndarray,
+    bed: np.ndarray,
+    sr: int,
+    segments: Sequence[tuple[float, float]],
+    *,
+    settings: MixSettings = MixSettings(),
+) -> MixResult:
+    """Mix a voice and a fitted bed: level, duck under speech, hit the loudness target, limit true peaks.
+
+    Parameters
+    ----------
+    voice : np.ndarray [shape=(channels, n)], float32
+        The voice at the output rate (mono or stereo).
+    bed : np.ndarray [shape=(channels, n)], float32
+        The fitted music (:func:`mixer.fit.fit_to_length`), same length and rate.
+    sr : int
+    segments : sequence of (start_s, end_s)
+        Speech segments in seconds.
+    settings : MixSettings
+
+    Returns
+    -------
+    MixResult
+        The final mix, the stems and the measured figures (loudness and true peak measured on the final mix).
+
+    Raises
+    ------
+    InvalidAudioError
+        Bad arrays, different lengths or bad settings.
+    """
+    check_audio(voice, sr, name="voice")
+    check_audio(bed, sr, name="bed")
+    plan = plan_mix(voice, bed, sr, segments, settings=settings)
+    n = plan.n_samples
+    mix = np.empty((2, n), np.float32)
+    v_out = np.empty((2, n), np.float32)
+    m_out = np.empty((2, n), np.float32)
+    block = plan.ctl_hop * max(1, int(round(settings.block_s * sr / plan.ctl_hop)))
+    zi = None
+    pw = []
+    best_tp = 0.0
+    ceiling = 10 ** (settings.true_peak_dbtp / 20)
+    for i0, i1 in _blocks(n, block):
+        plan.render_block(voice[:, i0:i1], bed[:, i0:i1], i0,
+                          out=(mix[:, i0:i1], v_out[:, i0:i1], m_out[:, i0:i1]))
+        # Measure the final mix while the block is hot: BS.1770-4 loudness, and 4x true peak on every hop
+        # within 6 dB of the ceiling (quieter hops cannot reach it).
+        x = _padded(mix[:, i0:i1], plan.ctl_hop)
+        p, zi = kweighted_hop_power(x, sr, plan.ctl_hop, zi)
+        pw.append(p)
+        ctx = (mix[:, max(0, i0 - 64) : i0], np.zeros((2, 0), np.float32))  # the next block is not rendered yet
+        tp = true_peak_per_hop(x, plan.lim_hop, only_above=ceiling / 2, context=ctx)
+        best_tp = max(best_tp, float(tp.max()) if tp.size else 0.0)
+        if i0 > 0:  # the previous block's last hop, now with its right-hand neighbours
+            j0 = i0 - plan.lim_hop
+            ctx2 = (mix[:, max(0, j0 - 64) : j0], mix[:, i0 : i0 + 64])
+            tp2 = true_peak_per_hop(mix[:, j0:i0], plan.lim_hop, only_above=ceiling / 2, context=ctx2)
+            best_tp = max(best_tp, float(tp2.max()))
+    lufs = integrated_from_hop_power(np.concatenate(pw), plan.ctl_hop / sr)
+    tp_db = float(20 * np.log10(best_tp)) if best_tp > 0 else float("-inf")
+    return MixResult(mix=mix, voice=v_out, music=m_out, integrated_lufs=float(lufs), true_peak_dbtp=tp_db,
+                     speech_to_music_db=plan.speech_to_music_db, duck_db=plan.duck_db)

@@ -1,0 +1,147 @@
+"""`moodmix mix` end to end: every bad input gives one line on stderr and exit 1 (never a traceback, never an
+output file); one happy path through the real console entry point."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from moodmix.cli import main
+from tests.mixer.conftest import REPO_ROOT, sha256, write_audio, write_video
+
+pytestmark = pytest.mark.ffmpeg
+
+
+def _run(capsys, *args: str) -> tuple[int, str]:
+    with pytest.raises(SystemExit) as ex:
+        main(["mix", *args])
+    err = capsys.readouterr().err
+    return int(ex.value.code or 0), err
+
+
+@pytest.fixture
+def voice_file(tmp_path, emodb_speech) -> Path:
+    audio, sr = emodb_speech  # real speech: two utterances and their pauses (~7 s)
+    return write_audio(tmp_path / "voice.flac", audio[:, : int(7 * sr)], sr)
+
+
+def _bad_input(kind: str, tmp_path: Path, rng: np.random.Generator) -> Path:
+    if kind == "missing":
+        return tmp_path / "nope.wav"
+    if kind == "corrupt":
+        p = tmp_path / "garbage.mp3"
+        p.write_bytes(rng.integers(0, 256, 20_000, dtype=np.uint8).tobytes())
+        return p
+    if kind == "truncated":
+        t = np.arange(6 * 44100) / 44100
+        full = write_audio(tmp_path / "full.mp3", (0.3 * np.sin(2 * np.pi * 200 * t))[None].astype(np.float32),
+                           44100)
+        p = tmp_path / "half.mp3"
+        p.write_bytes(full.read_bytes()[: full.stat().st_size // 3])
+        return p
+    if kind == "no_audio":
+        return write_video(tmp_path / "mute.mp4", 1.0, None, 48000)
+    if kind == "zero_length":
+        p = tmp_path / "zero.wav"
+        sf.write(p, np.zeros((0, 1), dtype=np.float32), 16000)
+        return p
+    raise AssertionError(kind)
+
+
+BAD_INPUTS = {
+    "missing": r"input file not found: .*nope\.wav",
+    "corrupt": r"cannot read garbage\.mp3 as audio or video .*corrupt",
+    "truncated": r"half\.mp3 is truncated",
+    "no_audio": r"mute\.mp4 has no audio stream",
+    "zero_length": r"zero\.wav has an audio stream but no samples",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_INPUTS))
+def test_bad_input_one_line_exit_1(tmp_path, capsys, rng, kind):
+    import re
+
+    src = _bad_input(kind, tmp_path, rng)
+    before = {p.name for p in tmp_path.iterdir()}
+    code, err = _run(capsys, str(src), "-o", str(tmp_path / "out.wav"), "--no-emotion")
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("moodmix: error: "), err
+    assert re.search(BAD_INPUTS[kind], lines[0]), lines[0]
+    assert {p.name for p in tmp_path.iterdir()} == before  # no output, no temporary
+
+
+def test_unsupported_output_extension(tmp_path, capsys, voice_file):
+    code, err = _run(capsys, str(voice_file), "-o", str(tmp_path / "out.xyz"), "--no-emotion")
+    assert code == 1
+    assert err.strip() == ("moodmix: error: cannot write '.xyz' files (output out.xyz); use one of .wav, .flac, "
+                           ".mp3, .m4a, .aac, .ogg, .opus")
+    assert not (tmp_path / "out.xyz").exists()
+
+
+def test_output_equal_to_input(tmp_path, capsys, voice_file):
+    digest = sha256(voice_file)
+    code, err = _run(capsys, str(voice_file), "-o", str(voice_file), "--no-emotion")
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert "is the input file; moodmix never overwrites its input" in err
+    assert sha256(voice_file) == digest
+
+
+def test_bad_music_file_leaves_no_output(tmp_path, capsys, voice_file):
+    bad = tmp_path / "song.mp3"
+    bad.write_text("not music")
+    code, err = _run(capsys, str(voice_file), "--music", str(bad), "--no-emotion")
+    assert code == 1 and "song.mp3" in err and len(err.strip().splitlines()) == 1
+    assert not list(tmp_path.glob("voice.moodmix.*")) and not list(tmp_path.glob(".*part*"))
+
+
+def test_bad_option_values(tmp_path, capsys, voice_file):
+    code, err = _run(capsys, str(voice_file), "--preset", "loud")
+    assert code == 1 and "--preset 'loud' is not a preset; use one of podcast, vlog, clear" in err
+    code, err = _run(capsys, str(voice_file), "--target-lufs", "3")
+    assert code == 1 and "--target-lufs expects -40..-5 LUFS" in err
+    code, err = _run(capsys, str(voice_file), "--intro", "-1")
+    assert code == 1 and "--intro expects 0..60 seconds" in err
+
+
+def test_intro_and_outro_set_the_music_around_the_voice(tmp_path, capsys, voice_file, music_track):
+    """Audio input: the bed starts --intro s before the voice and ends --outro s after it."""
+    voice_s = sf.info(voice_file).duration
+    for intro, outro in (("0", "5"), ("3", "0.5")):
+        out = tmp_path / f"mix-{intro}-{outro}.wav"
+        rep_path = tmp_path / f"r-{intro}-{outro}.json"
+        code, err = _run(capsys, str(voice_file), "-o", str(out), "--music", str(music_track), "--no-emotion",
+                         "--intro", intro, "--outro", outro, "--report", str(rep_path))
+        assert code == 0, err
+        rep = json.loads(rep_path.read_text())
+        assert abs(sf.info(out).duration - (voice_s + float(intro) + float(outro))) < 0.01
+        assert rep["music"]["fit"]["start_offset_s"] == float(intro)
+
+
+@pytest.mark.slow
+def test_console_script_end_to_end(tmp_path, voice_file, music_track):
+    """The real entry point in a fresh process: default output name beside the input, report and stems."""
+    digest = sha256(voice_file)
+    report = tmp_path / "r.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "moodmix", "mix", str(voice_file), "--music", str(music_track), "--report",
+         str(report), "--stems", str(tmp_path / "stems"), "--no-emotion", "--preset", "vlog"],
+        capture_output=True, text=True, cwd=REPO_ROOT, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    out = tmp_path / "voice.moodmix.flac"
+    assert out.exists()
+    rep = json.loads(report.read_text())
+    assert rep["output"]["path"] == str(out)
+    assert rep["music"]["rule"] == "forced" and rep["mix"]["preset"] == "vlog"
+    assert rep["speech"]["found"] and rep["emotion"] is None
+    assert set(rep["timings_s"]) >= {"decode", "vad", "select", "mix", "render", "total"}
+    assert (tmp_path / "stems" / "voice.wav").exists() and (tmp_path / "stems" / "music.wav").exists()
+    assert sha256(voice_file) == digest
