@@ -1,0 +1,78 @@
+"""The built-in library: the 28 clips of the MIT-licensed ``immich-memories-music`` package.
+
+Their analysis ships precomputed in ``library/data/builtin_features.json`` (written by
+``python -m library.builtin --write``), keyed by each clip's SHA-256, so a fresh machine's first ``moodmix mix``
+needs no analysis. :func:`ensure_builtin` adds the clips to a catalog, tagged with their mood folder (calm,
+energetic, happy, nostalgic, tender); a clip whose bytes differ from the shipped hash (another package version) is
+analysed instead.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from moodmix.errors import CatalogError
+
+__all__ = ["builtin_dir", "builtin_files", "ensure_builtin", "load_builtin_features", "write_builtin_features"]
+
+_DATA = Path(__file__).parent / "data" / "builtin_features.json"
+
+
+def builtin_dir() -> Path:
+    """Folder of the installed clips (``immich_memories_music.tracks_dir()``)."""
+    try:
+        import immich_memories_music
+    except ImportError:
+        raise CatalogError("the built-in library needs the immich-memories-music package; "
+                           "pip install immich-memories-music") from None
+    return Path(immich_memories_music.tracks_dir())
+
+
+def builtin_files() -> list[Path]:
+    """The clips, sorted."""
+    from library.scan import find_audio_files
+
+    return list(find_audio_files([builtin_dir()]).files)
+
+
+def load_builtin_features(path: Path | None = None) -> dict[str, dict[str, Any]]:
+    """Content hash → :meth:`library.features.MusicFeatures.to_dict` for the shipped clips."""
+    p = path or _DATA
+    if not p.exists():
+        return {}
+    data = json.loads(p.read_text())
+    return {v["sha256"]: v["analysis"] for v in data["tracks"].values()}
+
+
+def ensure_builtin(catalog: Any, *, jobs: int | None = 1) -> Any:
+    """Add the built-in clips to ``catalog`` (quick when they are there: path, size and mtime are checked)."""
+    return catalog.add_paths([builtin_dir()], jobs=jobs, tags=("builtin",), tag_parent=True,
+                             precomputed=load_builtin_features())
+
+
+def write_builtin_features(path: Path | None = None) -> Path:
+    """Analyse every clip and write the shipped JSON (for maintainers, when the package or the analysis changes)."""
+    from library.features import analyse_file
+    from library.scan import content_hash
+
+    root = builtin_dir()
+    tracks = {}
+    for f in builtin_files():
+        tracks[str(f.relative_to(root))] = {"sha256": content_hash(f), "mood": f.parent.name,
+                                            "analysis": analyse_file(f).to_dict()}
+    out = path or _DATA
+    out.parent.mkdir(parents=True, exist_ok=True)
+    doc = {"package": "immich-memories-music", "note": "written by python -m library.builtin --write",
+           "tracks": tracks}
+    out.write_text(json.dumps(doc, indent=1) + "\n")
+    return out
+
+
+if __name__ == "__main__":
+    import argparse
+
+    ap = argparse.ArgumentParser(description="Write library/data/builtin_features.json")
+    ap.add_argument("--write", action="store_true", required=True)
+    print(f"wrote {write_builtin_features()}" if ap.parse_args().write else "")

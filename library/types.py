@@ -1,0 +1,66 @@
+"""Catalog value types shared by scanning, the catalog, clustering, selection and the report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+__all__ = ["FEATURES", "Track", "TrackChoice"]
+
+#: The seed's six music features on Spotify's scales: [0, 1] except mode (0 minor / 1 major) and tempo (BPM).
+FEATURES: tuple[str, ...] = ("danceability", "energy", "mode", "acousticness", "valence", "tempo")
+
+
+@dataclass(frozen=True)
+class Track:
+    """One analysed track of the catalog."""
+
+    id: str
+    path: str
+    title: str
+    duration_s: float
+    features: Mapping[str, float]  # the six FEATURES
+    tags: tuple[str, ...] = ()
+    key: str | None = None
+    loudness_lufs: float | None = None
+    vocal: float | None = None  # vocal presence 0..1
+    beats: tuple[float, ...] = ()
+    downbeats: tuple[float, ...] = ()
+    music_cluster: int | None = None
+    emotion_cluster: int | None = None
+    emotion: tuple[float, ...] | None = None  # the track's 8-vector (six labels, valence, arousal)
+    content_hash: str = ""
+    derived_from: str | None = None  # id of the original when this is a derived (instrumental) track
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``library list --json`` object (DESIGN.md)."""
+        feats: dict[str, Any] = {k: self.features.get(k) for k in FEATURES}
+        feats.update({"key": self.key, "loudness_lufs": self.loudness_lufs, "vocal": self.vocal})
+        return {
+            "id": self.id, "path": self.path, "title": self.title, "duration_s": self.duration_s,
+            "tags": list(self.tags), "features": feats,
+            "music_cluster": self.music_cluster, "emotion_cluster": self.emotion_cluster,
+            "derived_from": self.derived_from,
+        }
+
+
+@dataclass(frozen=True)
+class TrackChoice:
+    """A selected track and why: rule is intersection | music_cluster | emotion_cluster | nearest | forced."""
+
+    track: Track
+    rule: str
+    reasons: tuple[str, ...] = ()
+    emotion_cluster: int | None = None
+    music_cluster: int | None = None
+    distance: float = 0.0
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report's ``music`` section (without segments) and a ``suggest --json`` suggestion."""
+        return {
+            "track": self.track.id, "path": self.track.path, "title": self.track.title,
+            "features": {k: self.track.features.get(k) for k in FEATURES},
+            "emotion_cluster": self.emotion_cluster, "music_cluster": self.music_cluster,
+            "rule": self.rule, "reasons": list(self.reasons),
+        }
