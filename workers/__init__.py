@@ -1,0 +1,1 @@
+"""Celery app and tasks (Redis broker), the HTTP upload API and its web page."""
