@@ -1,0 +1,3 @@
+from moodmix.cli import main
+
+main()

@@ -1,0 +1,158 @@
+"""`moodmix emotions`: the emotion of voice recordings, videos or text, as text, JSON Lines and a dashboard.
+
+    moodmix emotions (INPUT... | --text TEXT | --text-file FILE) [--json] [--plot FILE.png]
+
+Models are loaded once for all inputs (flags, then ``MOODMIX_VOICE_MODEL`` / ``MOODMIX_TEXT_MODEL`` /
+``MOODMIX_ASR_MODEL``, then the shipped defaults). With ``--json`` each input (or each line of ``--text-file``)
+prints one JSON object in order, ``{"input": ..., <the report's emotion fields>}``; a bad input prints
+``{"input": ..., "error": "..."}`` and the others still run (exit status 1 if any failed).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import typer
+
+from moodmix.errors import MoodmixError
+
+if TYPE_CHECKING:
+    from models.api import EmotionSettings
+
+__all__ = ["analyse_file", "plot_path", "register", "settings_from_env"]
+
+
+def settings_from_env(voice_model: str | None = None, text_model: str | None = None,
+                      asr_model: str | None = None, fusion: str | None = None) -> EmotionSettings:
+    """An :class:`~models.api.EmotionSettings` from flags, then ``MOODMIX_*_MODEL`` variables, then defaults."""
+    from moodmix.settings import emotion_settings_from_env
+
+    return emotion_settings_from_env(voice_model, text_model, asr_model, fusion)
+
+
+def _decode(path: Path) -> tuple[np.ndarray, int]:
+    """16 kHz mono analysis audio of any media file (ffmpeg through mixer.decode)."""
+    from mixer.decode import ANALYSIS_SR, decode_voice
+
+    if not path.exists():
+        raise MoodmixError("the file does not exist; give an audio or video file")
+    if path.is_dir():
+        raise MoodmixError("that is a folder; give audio or video files")
+    voice = decode_voice(path)
+    return voice.analysis, ANALYSIS_SR
+
+
+def analyse_file(path: Path, settings, progress=None):  # type: ignore[no-untyped-def]
+    """Decode → VAD → emotion pass for one file: ``(EmotionAnalysis, speech segments, duration_s)``."""
+    from mixer.vad import detect_speech
+    from models.api import analyse_speech
+
+    audio, sr = _decode(path)
+    activity = detect_speech(audio, sr)
+    analysis = analyse_speech(audio, sr, activity.segments, settings=settings, progress=progress)
+    return analysis, activity.segments, audio.shape[-1] / sr
+
+
+def plot_path(base: Path, index: int, count: int) -> Path:
+    """``base`` for a single input; ``<stem>.<n><suffix>`` (n from 1) when several inputs share one --plot."""
+    if count <= 1:
+        return base
+    return base.with_name(f"{base.stem}.{index + 1}{base.suffix or '.png'}")
+
+
+def _summary(name: str, d: dict[str, Any]) -> str:
+    labels = d["labels"]
+    top = sorted(labels, key=lambda k: -labels[k])
+    flag = "  (neutral: nothing to judge)" if d.get("neutral") else ""
+    bars = "  ".join(f"{k} {labels[k]:.2f}" for k in top)
+    lines = [f"{name}: {top[0]}{flag}", f"  {bars}",
+             f"  valence {d['valence']:+.2f}  arousal {d['arousal']:+.2f}  confidence {d['confidence']:.2f}"]
+    if d.get("transcript"):
+        t = d["transcript"]
+        lines.append(f"  words: {t[:200]}{'…' if len(t) > 200 else ''}")
+    if d.get("timeline"):
+        lines.append(f"  timeline: {len(d['timeline'])} speech segments")
+    return "\n".join(lines)
+
+
+def emotions(
+    inputs: list[Path] = typer.Argument(None, help="Voice recordings or videos (any format ffmpeg reads).",
+                                        show_default=False),
+    text: list[str] = typer.Option(None, "--text", help="Judge this text (repeatable).", show_default=False),
+    text_file: Path | None = typer.Option(None, "--text-file", help="Judge each line of this UTF-8 file."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per input (JSON Lines), in order."),
+    plot: Path | None = typer.Option(None, "--plot", help="Draw the dashboard to this PNG (several inputs: "
+                                                          "FILE.1.png, FILE.2.png, ...)."),
+    voice_model: str | None = typer.Option(None, "--voice-model", help="'default', 'none', a transformers "
+                                           "audio-classification id or path [env MOODMIX_VOICE_MODEL]."),
+    text_model: str | None = typer.Option(None, "--text-model", help="'default', 'none', a transformers "
+                                          "text-classification id or path [env MOODMIX_TEXT_MODEL]."),
+    asr_model: str | None = typer.Option(None, "--asr-model", help="'default' (tiny.en), 'base', 'none', a "
+                                         "CTranslate2 folder or hub id [env MOODMIX_ASR_MODEL]."),
+    fusion: str | None = typer.Option(None, "--fusion", help="'weighted' (default) or 'complement' "
+                                      "[env MOODMIX_FUSION]."),
+) -> None:
+    """Hear the emotion of voice recordings/videos (voice sound + words) or of text."""
+    from models.api import analyse_text
+
+    inputs = list(inputs or [])
+    texts = list(text or [])
+    given = sum(bool(x) for x in (inputs, texts, text_file))
+    if given != 1:
+        raise MoodmixError("give audio/video INPUT files, or --text TEXT, or --text-file FILE (exactly one kind)")
+    settings = settings_from_env(voice_model, text_model, asr_model, fusion)
+    if text_file is not None:
+        try:
+            texts = text_file.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise MoodmixError(f"cannot read --text-file {text_file}: {exc}; give a UTF-8 text file") from None
+
+    failures = 0
+    if texts:
+        ests = analyse_text(texts, settings=settings)  # one batch, one model load
+        for i, (t, est) in enumerate(zip(texts, ests)):
+            d = est.to_dict()
+            if as_json:
+                typer.echo(json.dumps({"input": t, **d}, ensure_ascii=False))
+            else:
+                typer.echo(_summary(repr(t[:60]), d))
+            if plot is not None:
+                from models.dashboard import plot_dashboard
+
+                plot_dashboard(est, plot_path(plot, i, len(texts)), title=t[:80])
+        return
+
+    from models.api import load_models
+
+    load_models(settings)  # a bad model setting fails once, up front, naming the setting
+    for i, path in enumerate(inputs):
+        try:
+            analysis, _, _ = analyse_file(path, settings)
+        except MoodmixError as exc:
+            failures += 1
+            if as_json:
+                typer.echo(json.dumps({"input": str(path), "error": str(exc)}, ensure_ascii=False))
+            else:
+                typer.echo(f"moodmix: error: {path}: {exc}", err=True)
+            continue
+        d = analysis.to_dict()
+        if as_json:
+            typer.echo(json.dumps({"input": str(path), **d}, ensure_ascii=False))
+        else:
+            typer.echo(_summary(str(path), d))
+        if plot is not None:
+            from models.dashboard import plot_dashboard
+
+            plot_dashboard(analysis, plot_path(plot, i, len(inputs)), title=path.name)
+        sys.stdout.flush()
+    if failures:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's command(s) to the root app."""
+    app.command("emotions")(emotions)

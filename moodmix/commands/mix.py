@@ -1,0 +1,124 @@
+"""`moodmix mix`: one input → the mixed audio or video (+ report, stems). A thin front end over
+:func:`moodmix.pipeline.mix_file`; every :class:`~moodmix.errors.MoodmixError` becomes one line and exit 1
+(:func:`moodmix.cli.main` does that)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from moodmix.errors import MoodmixError, OutputPathError
+from moodmix.settings import PRESETS, JobSettings, emotion_settings_from_env
+
+#: Inputs at least this long get a progress bar on stderr.
+PROGRESS_MIN_S = 60.0
+
+
+def _progress_bar(skip: set[str]):  # type: ignore[no-untyped-def]
+    """A rich progress bar on stderr and the ``progress(stage, fraction)`` callback that drives it (stages in
+    ``skip`` do not run and do not count)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from moodmix.pipeline import STAGES
+
+    bar = Progress(
+        TextColumn("[bold]{task.description:<8}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(), console=Console(stderr=True), transient=True,
+    )
+    task = bar.add_task("decode", total=1.0)
+    done: dict[str, float] = {}
+
+    weights = {k: v for k, v in STAGES.items() if k not in skip}
+    total = sum(weights.values())
+
+    def progress(stage: str, fraction: float) -> None:
+        done[stage] = weights.get(stage, 0.0) * fraction
+        bar.update(task, description=stage, completed=min(1.0, sum(done.values()) / total))
+
+    return bar, progress
+
+
+def mix(
+    input: Path = typer.Argument(..., help="Voice recording or video (wav, mp3, m4a, ogg, opus, flac, mp4, mov, "
+                                           "mkv, webm)."),
+    output: Path | None = typer.Option(None, "-o", "--output",
+                                          help="Output file; default <input stem>.moodmix.<ext> beside the input."),
+    music: Path | None = typer.Option(None, "--music", help="Use this music file instead of choosing one."),
+    library: str | None = typer.Option(None, "--library", help="Catalog name/URL or a folder of music."),
+    mood: str | None = typer.Option(None, "--mood", help="Override the detected mood."),
+    preset: str = typer.Option("podcast", "--preset",
+                               help="Music depth under speech: podcast 18 dB, vlog 12 dB, clear 20 dB."),
+    target_lufs: float = typer.Option(-16.0, "--target-lufs", help="Integrated loudness of the mix (LUFS)."),
+    duck_db: float | None = typer.Option(None, "--duck-db", help="Music depth under speech in dB (overrides "
+                                                                    "the preset)."),
+    stems: Path | None = typer.Option(None, "--stems", help="Write DIR/voice.wav and DIR/music.wav."),
+    report: Path | None = typer.Option(None, "--report", help="Write the JSON report here."),
+    follow_mood: bool = typer.Option(False, "--follow-mood", help="Let the music follow mood changes."),
+    separate: bool = typer.Option(False, "--separate", help="Isolate the voice from its background first."),
+    keep_ambience: float | None = typer.Option(None, "--keep-ambience",
+                                                  help="With --separate: keep the original background this many "
+                                                       "dB down."),
+    separator: str = typer.Option("deepfilternet", "--separator", help="Voice separator model name."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed for the track choice among equals."),
+    intro: float = typer.Option(2.0, "--intro", help="Audio input: seconds of music before the voice starts."),
+    outro: float = typer.Option(2.0, "--outro", help="Audio input: seconds of music after the voice ends."),
+    no_emotion: bool = typer.Option(False, "--no-emotion", help="Skip the emotion pass (faster)."),
+) -> None:
+    """Put background music under the voice of INPUT and write the mixed audio or video."""
+    from mixer.decode import probe
+    from moodmix.pipeline import mix_file
+
+    # option errors are MoodmixErrors: one line and exit 1 through moodmix.cli.main
+    if preset not in PRESETS:
+        raise MoodmixError(f"--preset '{preset}' is not a preset; use one of {', '.join(PRESETS)}")
+    if music is not None and library is not None:
+        raise MoodmixError("give either --music or --library, not both")
+    if keep_ambience is not None and not separate:
+        raise MoodmixError("--keep-ambience needs --separate (it sets how far down the separated background stays)")
+    for flag, value in (("--intro", intro), ("--outro", outro)):
+        if not 0.0 <= value <= 60.0:
+            raise MoodmixError(f"{flag} expects 0..60 seconds of music around the voice, got {value}")
+    if duck_db is not None and not (0.0 <= duck_db <= 60.0):
+        raise MoodmixError(f"--duck-db expects 0..60 dB below the voice, got {duck_db}")
+    if not (-40.0 <= target_lufs <= -5.0):
+        raise MoodmixError(f"--target-lufs expects -40..-5 LUFS (e.g. -16 podcast, -14 video), got {target_lufs}")
+    if report is not None and report.resolve() == input.resolve():
+        raise OutputPathError(f"--report {report} is the input file; choose another path")
+    settings = JobSettings(
+        music=music, library=library, mood=mood, preset=preset,  # type: ignore[arg-type]
+        target_lufs=target_lufs, duck_db=duck_db, stems_dir=stems, report_path=report,
+        follow_mood=follow_mood, separate=separate, keep_ambience_db=keep_ambience, separator=separator,
+        seed=seed, analyse_emotion=not no_emotion, intro_s=intro, outro_s=outro,
+        emotion=emotion_settings_from_env() if not no_emotion else None,
+    )
+    info = probe(input)  # bad inputs fail here with one line, before any bar is drawn
+    if info.duration_s >= PROGRESS_MIN_S:
+        skip = ({"emotion"} if no_emotion else set()) | (set() if separate else {"separate"})
+        bar, progress = _progress_bar(skip)
+        with bar:
+            rep = mix_file(input, output, settings=settings, progress=progress)
+    else:
+        rep = mix_file(input, output, settings=settings)
+    m = rep["mix"]
+    sp = rep["speech"]
+    speech = (f"{len(sp['segments'])} speech segments ({100 * sp['speech_ratio']:.0f}% speech, {sp['method']})"
+              if sp["found"] else "no speech found")
+    typer.echo(
+        f"{rep['output']['path']}: {rep['music']['title']} ({rep['music']['rule']}), {speech}, "
+        f"{m['integrated_lufs']:.1f} LUFS, true peak {m['true_peak_dbtp']:.1f} dBTP, "
+        f"{rep['timings_s']['total']:.1f} s", err=True,
+    )
+    if report is None and stems is None:
+        return
+    if report is not None:
+        typer.echo(f"report: {report}", err=True)
+    if stems is not None:
+        typer.echo(f"stems: {json.dumps(rep['output']['stems'])}", err=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``mix`` to the root app."""
+    app.command("mix")(mix)

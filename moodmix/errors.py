@@ -1,0 +1,51 @@
+"""The one tree of domain exceptions.
+
+Every error a user can cause derives from :class:`MoodmixError`; the CLI prints its message on one line and
+exits with status 1, the API turns it into a 4xx with the message as the reason. Messages say what was
+expected, what arrived and what to try.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "MoodmixError",
+    "InvalidAudioError",
+    "DecodeError",
+    "UnsupportedFormatError",
+    "OutputPathError",
+    "ModelLoadError",
+    "NoTrackFoundError",
+    "CatalogError",
+]
+
+
+class MoodmixError(Exception):
+    """Root of every error moodmix raises on purpose (bad input, missing model, empty library)."""
+
+
+class InvalidAudioError(MoodmixError, ValueError):
+    """An array is not valid audio: wrong dtype/shape, non-finite values, empty, or a bad sample rate."""
+
+
+class DecodeError(MoodmixError):
+    """A file could not be read as media: missing, corrupt, truncated, no audio stream, zero length."""
+
+
+class UnsupportedFormatError(MoodmixError, ValueError):
+    """An output extension or container that moodmix does not write."""
+
+
+class OutputPathError(MoodmixError, ValueError):
+    """An output path that would overwrite the input or cannot be written."""
+
+
+class ModelLoadError(MoodmixError):
+    """A model setting (name, path, hub id) that could not be loaded; the message names the setting."""
+
+
+class NoTrackFoundError(MoodmixError):
+    """The music library has no usable track for the request."""
+
+
+class CatalogError(MoodmixError):
+    """The music catalog could not be opened or a track id does not exist."""

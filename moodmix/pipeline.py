@@ -1,0 +1,367 @@
+"""The whole job, top to bottom, as one function: :func:`mix_file`.
+
+It reads like DESIGN.md's diagram::
+
+    decode → speech activity → [separate] → emotion → select → decode music → fit → mixdown → render → report
+
+The CLI (``moodmix mix``), the Celery tasks and the HTTP API all call :func:`mix_file`; none of them
+re-implements a step. Each step is one call into :mod:`mixer`, :mod:`models` or :mod:`library`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from moodmix.errors import DecodeError
+from moodmix.settings import JobSettings, ProgressFn
+
+__all__ = ["STAGES", "mix_file"]
+
+#: Stages reported to ``progress(stage, fraction)``, in order, with their rough share of the run time.
+STAGES: dict[str, float] = {
+    "decode": 0.10, "vad": 0.10, "separate": 0.0, "emotion": 0.30, "select": 0.02,
+    "fit": 0.08, "mix": 0.25, "render": 0.15,
+}
+
+
+class _Clock:
+    """Wall-clock seconds per stage, for the report's ``timings_s``."""
+
+    def __init__(self, progress: ProgressFn | None) -> None:
+        self.timings: dict[str, float] = {}
+        self._progress = progress
+        self._t0 = time.perf_counter()
+
+    def stage(self, name: str) -> _Stage:
+        return _Stage(self, name)
+
+    def total(self) -> dict[str, float]:
+        out = {k: round(v, 3) for k, v in self.timings.items()}
+        out["total"] = round(time.perf_counter() - self._t0, 3)
+        return out
+
+
+class _Stage:
+    def __init__(self, clock: _Clock, name: str) -> None:
+        self.clock, self.name = clock, name
+
+    def __enter__(self) -> _Stage:
+        self.t = time.perf_counter()
+        if self.clock._progress:
+            self.clock._progress(self.name, 0.0)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.clock.timings[self.name] = self.clock.timings.get(self.name, 0.0) + time.perf_counter() - self.t
+        if self.clock._progress and exc[0] is None:
+            self.clock._progress(self.name, 1.0)
+
+
+def _db_to_gain(db: float) -> float:
+    return float(10.0 ** (db / 20.0))
+
+
+def _forced_choice(music: Path, library: str | None) -> Any:
+    """The ``--music`` track: a catalog track when the file is in the catalog (its analysis, beats included, is
+    reused) or when ``music`` is a catalog id; else the file as it is (its beats are tracked when fitting)."""
+    from library.types import Track, TrackChoice
+    from moodmix.errors import MoodmixError
+
+    p = Path(music)
+    catalog = None
+    try:
+        from library.catalog import default_catalog, open_catalog
+
+        if library is None:
+            catalog = default_catalog()
+        elif "://" in str(library):
+            catalog = open_catalog(str(library))
+    except (MoodmixError, ImportError, OSError):
+        catalog = None  # no catalog: the file is used as it is
+    if not p.is_file():
+        if catalog is not None:
+            try:
+                track = catalog.get(str(music))
+                return TrackChoice(track=track, rule="forced", reasons=(f"chosen with --music {music}",))
+            except MoodmixError:
+                pass
+        raise DecodeError(f"music file not found: {p}; --music takes the path of an audio file or a catalog id "
+                          "(see `moodmix library list`)")
+    if catalog is not None:
+        real = p.resolve()
+        for t in catalog.tracks():
+            if Path(t.path).resolve() == real:
+                return TrackChoice(track=t, rule="forced", reasons=("chosen with --music (catalog analysis)",))
+    track = Track(id=str(p), path=str(p), title=p.stem, duration_s=0.0, features={}, tags=())
+    return TrackChoice(track=track, rule="forced", reasons=("chosen with --music",))
+
+
+def _plan_follow_mood(emotion: Any, settings: JobSettings, voice_s: float, offset_s: float,
+                      total_s: float) -> list[tuple[float, float, Any]]:
+    """Where the bed changes track (:func:`library.follow.plan_mood_segments`), in output time: the emotion
+    timeline is in voice time, the output starts ``offset_s`` earlier (the intro)."""
+    from library.follow import plan_mood_segments
+    from library.select import choose_tracks
+
+    def choose(estimate: Any, avoid: Any) -> Any:
+        return choose_tracks(estimate, library=settings.library, mood=settings.mood,
+                             exclude_vocals=settings.exclude_vocals, seed=settings.seed,
+                             avoid=tuple(settings.avoid_tracks) + tuple(avoid), n=1)[0]
+
+    plan = plan_mood_segments(emotion, voice_s, choose)
+    shifted = [(s + offset_s, e + offset_s, c) for s, e, c in plan]
+    first = shifted[0]
+    shifted[0] = (0.0, first[1], first[2])
+    last = shifted[-1]
+    shifted[-1] = (last[0], total_s, last[2])
+    return shifted
+
+
+def _follow_mood_bed(mood_plan: list[tuple[float, float, Any]], sr: int, n_total: int) -> np.ndarray:
+    """One bed from several tracks, each fitted to its stretch, crossfaded at the changes (whole array: the
+    follow-mood bed is built in memory)."""
+    from mixer.decode import decode_audio
+    from mixer.fit import fit_to_length
+    from mixer.follow import build_bed, segment_span
+
+    crossfade_s = 2.0
+    parts = []
+    last = len(mood_plan) - 1
+    for i, (start_s, end_s, choice) in enumerate(mood_plan):
+        _, length = segment_span(start_s, end_s, sr=sr, n_samples=n_total, crossfade_s=crossfade_s,
+                                 first=i == 0, last=i == last)
+        music, _ = decode_audio(choice.track.path, sr=sr, channels=2)
+        fitted = fit_to_length(music, sr, max(1, length), beats=tuple(choice.track.beats) or None,
+                               downbeats=tuple(choice.track.downbeats) or None)
+        parts.append((start_s, end_s, fitted.audio))
+    return build_bed(parts, sr, n_total, crossfade_s=crossfade_s)
+
+
+def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    from mixer.render import atomic_path
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = atomic_path(path)
+    try:
+        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _round_segments(segments: Any) -> list[list[float]]:
+    return [[round(float(s), 3), round(float(e), 3)] for s, e in segments]
+
+
+def mix_file(
+    input_path: str | Path,
+    output_path: str | Path | None = None,
+    *,
+    settings: JobSettings = JobSettings(),
+    progress: ProgressFn | None = None,
+) -> dict[str, Any]:
+    """Mix background music under the voice of one media file and write the result.
+
+    Parameters
+    ----------
+    input_path : str or Path
+        Voice recording (wav, mp3, m4a/aac, ogg/opus, flac, ...) or video (mp4, mov, mkv, webm). Never modified.
+    output_path : str or Path, optional
+        Default ``<input stem>.moodmix.<ext>`` beside the input (a video keeps its container).
+    settings : JobSettings
+        Every option of the job (preset, target loudness, music, stems, report, ...).
+    progress : callable, optional
+        ``progress(stage, fraction)`` at the start (0.0) and end (1.0) of each stage of :data:`STAGES`.
+
+    Returns
+    -------
+    dict
+        The report (DESIGN.md): input, output, speech, emotion, music, mix, timings_s.
+
+    Raises
+    ------
+    moodmix.errors.MoodmixError
+        Any bad input (missing/corrupt file, no audio, unsupported output, output == input, no track, ...).
+        A failed run leaves no output file behind.
+    """
+    from library.select import choose_tracks
+    from mixer.decode import ANALYSIS_SR, SpooledVoice, decode_audio, probe, spool_voice
+    from mixer.fit import plan_fit
+    from mixer.media import BedReader, MixMeter, StemWriter, stream_mix
+    from mixer.mixdown import MixSettings, plan_mix
+    from mixer.render import check_output_path, default_output_path, output_format, output_rate, render
+    from mixer.vad import detect_speech
+    from models.types import neutral_estimate
+
+    clock = _Clock(progress)
+    src = Path(input_path)
+
+    # decode: probe first so that a bad output path fails before any heavy work
+    with clock.stage("decode"):
+        info = probe(src)
+        out = Path(output_path) if output_path is not None else default_output_path(src, info)
+        if settings.output_format:
+            out = out.with_suffix("." + settings.output_format.lstrip("."))
+        check_output_path(src, out)
+        fmt = output_format(out, has_video=info.has_video)
+        in_sr = info.audio.sample_rate if info.audio else 48000
+        sr = output_rate(in_sr, fmt)
+        # the voice goes straight into the output's timeline, spooled to a temporary file (an hour costs no RAM):
+        # a video's exact length, or intro + voice + outro for audio (the bed starts before the first word)
+        if info.video is not None and info.video.duration_s > 0:
+            place = {"length": int(round(info.video.duration_s * sr))}
+        else:
+            place = {"pad_before": int(round(max(0.0, settings.intro_s) * sr)),
+                     "pad_after": int(round(max(0.0, settings.outro_s) * sr))}
+        voice = spool_voice(src, sr=sr, info=info, **place)
+    stems: StemWriter | None = None
+    try:
+        n_total, n_voice, offset_s = voice.n_samples, voice.frames, voice.start / sr
+
+        # speech activity: one VAD drives both emotion and ducking
+        with clock.stage("vad"):
+            activity = detect_speech(voice.analysis, ANALYSIS_SR)
+        segments = tuple((float(s), float(e)) for s, e in activity.segments)
+
+        # optional voice isolation: the mix uses the isolated voice (+ some ambience when asked)
+        separation_method = None
+        if settings.separate:
+            from models.separation.api import isolate_voice
+
+            with clock.stage("separate"):
+                sep = isolate_voice(voice.voice(), sr, separator=settings.separator)
+                separation_method = sep.method
+                isolated = sep.voice.astype(np.float32, copy=False)
+                if settings.keep_ambience_db is not None:
+                    ambience = np.float32(_db_to_gain(-abs(settings.keep_ambience_db)))
+                    isolated = (isolated + sep.background * ambience).astype(np.float32, copy=False)
+                spooled = SpooledVoice.from_array(isolated, sr=sr, n_samples=n_total, start=voice.start,
+                                                  analysis=voice.analysis, info=info)
+                voice.close()
+                voice = spooled
+                del sep, isolated
+
+        # emotion, from the 16 kHz analysis copy and the VAD's segments
+        emotion = None
+        if settings.analyse_emotion:
+            with clock.stage("emotion"):
+                if segments:
+                    from models.api import analyse_speech
+
+                    emotion = analyse_speech(voice.analysis, ANALYSIS_SR, segments, settings=settings.emotion)
+                else:  # nothing to judge: a flagged neutral result
+                    from models.types import EmotionAnalysis
+
+                    emotion = EmotionAnalysis(overall=neutral_estimate(), sources={"voice": None, "text": None})
+        voice.analysis = np.zeros((1, 0), np.float32)  # not needed any more: free it before the mix
+
+        # select the track
+        with clock.stage("select"):
+            if settings.music is not None:
+                choice = _forced_choice(settings.music, settings.library)
+            else:
+                overall = emotion.overall if emotion is not None else neutral_estimate()
+                choice = choose_tracks(
+                    overall, library=settings.library, mood=settings.mood, exclude_vocals=settings.exclude_vocals,
+                    seed=settings.seed, avoid=settings.avoid_tracks, n=1,
+                )[0]
+            # --follow-mood: one track per long stretch of one mood (needs the emotion timeline)
+            mood_plan = None
+            if settings.follow_mood and settings.music is None and emotion is not None and emotion.timeline:
+                mood_plan = _plan_follow_mood(emotion, settings, n_voice / sr, offset_s, n_total / sr)
+                if len(mood_plan) < 2:
+                    mood_plan = None
+
+        # fit: plan the loop/fade points once; the bed is rendered block by block during the mix
+        with clock.stage("fit"):
+            if mood_plan is None:
+                music, _ = decode_audio(choice.track.path, sr=sr, channels=2)
+                # the catalog's beat grid when it has one; else plan_fit tracks the beats itself
+                beats = tuple(choice.track.beats) or None
+                downbeats = tuple(choice.track.downbeats) or None
+                fit = plan_fit(music, sr, n_total, beats=beats, downbeats=downbeats)
+                bed: Any = BedReader(fit, music)
+                fit_info = {"method": fit.method, "seams_s": [round(i / sr, 3) for i in fit.seams],
+                            "loop_s": [round(x, 3) for x in fit.loop_s] if fit.loop_s else None,
+                            "start_offset_s": round(offset_s, 3)}
+                music_segments = [{"start": 0.0, "end": round(n_total / sr, 3), "track": choice.track.id}]
+            else:
+                bed = _follow_mood_bed(mood_plan, sr, n_total)
+                choice = mood_plan[0][2]
+                fit_info = {"method": "follow_mood", "seams_s": [round(s, 3) for s, _, _ in mood_plan[1:]],
+                            "loop_s": None, "start_offset_s": round(offset_s, 3)}
+                music_segments = [{"start": round(s, 3), "end": round(e, 3), "track": c.track.id,
+                                   "title": c.track.title, "rule": c.rule} for s, e, c in mood_plan]
+
+        # mixdown plan: levels, ducking curve, limiter curve (two analysis passes over the blocks)
+        with clock.stage("mix"):
+            mix_segments = tuple((s + offset_s, e + offset_s) for s, e in segments)
+            mix_settings = MixSettings(depth_db=settings.depth_db, target_lufs=settings.target_lufs,
+                                       true_peak_dbtp=fmt.true_peak_ceiling_dbtp)
+            plan = plan_mix(voice, bed, sr, mix_segments, settings=mix_settings)
+
+        # render: mix blocks → encoder (and stems, and the meter), atomically
+        with clock.stage("render"):
+            meter = MixMeter(sr, plan.ctl_hop, plan.lim_hop,
+                             only_above=10 ** (mix_settings.true_peak_dbtp / 20) / 4)
+            if settings.stems_dir is not None:
+                stems = StemWriter(settings.stems_dir, sr)
+            render(stream_mix(plan, voice, bed, meter=meter, stems=stems), sr, out,
+                   video_source=info if fmt.video else None)
+            stem_paths = stems.commit() if stems is not None else None
+            stems = None
+            lufs, tp = meter.result()
+    finally:
+        voice.close()
+        if stems is not None:
+            stems.abort()
+
+    duration_s = info.duration_s if info.duration_s > 0 else n_voice / sr
+    speech_ratio = float(activity.speech_ratio)
+    speech: dict[str, Any] = {
+        "segments": _round_segments(segments),
+        "speech_ratio": round(speech_ratio, 4),
+        "method": activity.method,
+        "found": bool(segments),
+    }
+    if not segments:
+        speech["note"] = "no speech found: the music plays at its own level throughout (nothing to duck)"
+    music_section = choice.to_dict()
+    music_section["segments"] = music_segments
+    music_section["fit"] = fit_info
+    report: dict[str, Any] = {
+        "input": {"path": str(src), "duration_s": round(duration_s, 3), "has_video": info.has_video,
+                  "sample_rate": in_sr, "channels": info.audio.channels if info.audio else 0,
+                  "container": info.container},
+        "output": {"path": str(out), "format": fmt.ext, "sample_rate": sr, "duration_s": round(n_total / sr, 3),
+                   "video_copied": bool(fmt.video), "stems": stem_paths},
+        "speech": speech,
+        "emotion": emotion.to_dict() if emotion is not None else None,
+        "music": music_section,
+        "mix": {
+            "integrated_lufs": _finite_or_none(lufs),
+            "true_peak_dbtp": _finite_or_none(tp),
+            "speech_to_music_db": _finite_or_none(plan.speech_to_music_db),
+            "preset": settings.preset,
+            "duck_db": _finite_or_none(plan.duck_db),
+            "depth_db": settings.depth_db,
+            "target_lufs": settings.target_lufs,
+            "separation": separation_method,
+        },
+        "timings_s": clock.total(),
+    }
+    if settings.report_path is not None:
+        _write_json_atomic(Path(settings.report_path), report)
+    return report
+
+
+def _finite_or_none(x: float) -> float | None:
+    x = float(x)
+    return round(x, 2) if np.isfinite(x) else None
