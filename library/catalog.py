@@ -376,36 +376,50 @@ class Catalog:
         from library.scan import track_id
 
         tid = track_id(digest)
-        with self._write() as s:
-            if "__reuse__" in feats:  # the same bytes are already in the catalog under another path
-                src = s.get(_TrackRow, feats["__reuse__"])
-                if src is None:
-                    raise CatalogError(f"track {feats['__reuse__']} vanished during the scan; add {f} again")
-                if Path(src.path).is_file() and src.path != str(f):
-                    raise CatalogError(f"duplicate of track {src.id} ({src.path}); same content, not added twice")
-                src.path, src.size_bytes, src.mtime_ns = str(f), int(st.st_size), int(st.st_mtime_ns)
-                src.tags = sorted(set(src.tags or ()) | set(tags) | ({f.parent.name} if tag_parent else set()))
-                return "updated", src.id
-            mf = MusicFeatures.from_dict(feats)
-            old = s.scalars(select(_TrackRow).where(_TrackRow.path == str(f))).first()
-            status = "added"
-            if old is not None:  # the file's bytes changed: replace the row (new content → new id)
-                s.delete(old)
-                s.flush()
-                status = "updated"
-            spot = mf.spotify()
-            row = _TrackRow(
-                id=tid, path=str(f), title=f.stem, content_hash=digest, size_bytes=int(st.st_size),
-                mtime_ns=int(st.st_mtime_ns), duration_s=mf.duration_s, features=spot, key=mf.key,
-                loudness_lufs=mf.loudness_lufs, vocal=mf.vocal, beats=list(mf.beats_s),
-                downbeats=list(mf.downbeats_s),
-                tags=sorted(set(tags) | ({f.parent.name} if tag_parent else set())),
-                music_cluster=assign_cluster(spot), emotion_cluster=None, emotion=None,
-                derived_from=derived_from,
-                analysis={"key_strength": mf.key_strength, "pulse_clarity": mf.pulse_clarity},
-                analysis_version=ANALYSIS_VERSION, added_at=time.time(),
-            )
-            s.add(row)
+        new_tags = set(tags) | ({f.parent.name} if tag_parent else set())
+        try:
+            with self._write() as s:
+                # The same bytes may already be catalogued: under another path (a copy, or a moved folder such as
+                # a re-created virtual environment), or under this path by another process an instant ago.
+                reuse_id = feats.get("__reuse__")
+                same = s.get(_TrackRow, reuse_id or tid)
+                if same is None and reuse_id is not None:
+                    raise CatalogError(f"track {reuse_id} vanished during the scan; add {f} again")
+                if same is not None:
+                    if same.path != str(f) and Path(same.path).is_file():
+                        raise CatalogError(f"duplicate of track {same.id} ({same.path}); same content, not added twice")
+                    status = "updated" if same.path != str(f) else "unchanged"  # moved, or stored concurrently
+                    for gone in s.scalars(select(_TrackRow).where(_TrackRow.path == str(f), _TrackRow.id != same.id)):
+                        s.delete(gone)  # this path held other bytes before: the file was replaced by a moved one
+                    s.flush()
+                    same.path, same.size_bytes, same.mtime_ns = str(f), int(st.st_size), int(st.st_mtime_ns)
+                    same.tags = sorted(set(same.tags or ()) | new_tags)
+                    return status, same.id
+                mf = MusicFeatures.from_dict(feats)
+                old = s.scalars(select(_TrackRow).where(_TrackRow.path == str(f))).first()
+                status = "added"
+                if old is not None:  # the file's bytes changed: replace the row (new content → new id)
+                    s.delete(old)
+                    s.flush()
+                    status = "updated"
+                spot = mf.spotify()
+                row = _TrackRow(
+                    id=tid, path=str(f), title=f.stem, content_hash=digest, size_bytes=int(st.st_size),
+                    mtime_ns=int(st.st_mtime_ns), duration_s=mf.duration_s, features=spot, key=mf.key,
+                    loudness_lufs=mf.loudness_lufs, vocal=mf.vocal, beats=list(mf.beats_s),
+                    downbeats=list(mf.downbeats_s),
+                    tags=sorted(new_tags),
+                    music_cluster=assign_cluster(spot), emotion_cluster=None, emotion=None,
+                    derived_from=derived_from,
+                    analysis={"key_strength": mf.key_strength, "pulse_clarity": mf.pulse_clarity},
+                    analysis_version=ANALYSIS_VERSION, added_at=time.time(),
+                )
+                s.add(row)
+        except IntegrityError:  # another process stored the same bytes between our read and our write
+            with self._session() as s:
+                if s.get(_TrackRow, tid) is None:
+                    raise CatalogError(f"could not store {f}: the catalog changed under the scan; add it again") from None
+            return "unchanged", tid
         return status, tid
 
 

@@ -46,6 +46,41 @@ def test_default_catalog_uses_the_precomputed_analysis(tmp_path: Path, monkeypat
     assert (tmp_path / "catalog.sqlite").exists()
 
 
+def test_builtin_library_found_at_a_new_path_follows_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A catalog filled from one install of the package (say .venv at /a), then opened from another install of the
+    # same package at another path (/b, a re-created venv or a CI checkout): the clips' bytes are known under paths
+    # that no longer exist, and the shipped analysis matches them. The rows follow the files; nothing is re-analysed.
+    import library.builtin as builtin_mod
+
+    old_root, new_root = tmp_path / "a" / "tracks", tmp_path / "b" / "tracks"
+    for f in builtin_files()[:3]:
+        dest = old_root / f.parent.name / f.name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(f, dest)
+    monkeypatch.setattr(builtin_mod, "builtin_dir", lambda: old_root)
+    cat = default_catalog(home=tmp_path / "home")
+    before = {t.id: t for t in cat.tracks()}
+    assert len(before) == 3
+    shutil.move(old_root.parent, new_root.parent)  # the old install is gone, the new one holds the same bytes
+    monkeypatch.setattr(builtin_mod, "builtin_dir", lambda: new_root)
+    monkeypatch.setattr(catalog_mod, "_analyse_one", lambda path: (_ for _ in ()).throw(AssertionError(path)))
+    cat = default_catalog(home=tmp_path / "home")  # raised IntegrityError before: same id inserted twice
+    after = {t.id: t for t in cat.tracks()}
+    assert set(after) == set(before) and cat.missing() == []
+    for tid, t in after.items():
+        assert Path(t.path).is_relative_to(new_root) and t.beats == before[tid].beats and "builtin" in t.tags
+
+
+def test_a_copy_of_a_builtin_clip_elsewhere_is_a_reported_duplicate(tmp_path: Path) -> None:
+    cat = default_catalog(home=tmp_path / "home")
+    copy = tmp_path / "mine" / builtin_files()[0].name
+    copy.parent.mkdir()
+    shutil.copy(builtin_files()[0], copy)
+    s = cat.add_paths([copy], jobs=1, precomputed=load_builtin_features())
+    assert not s.added and not s.updated and "duplicate of track" in s.skipped[0][1]
+    assert len(cat.tracks()) == 28 and all(Path(t.path).is_relative_to(builtin_dir()) for t in cat.tracks())
+
+
 @pytest.mark.slow
 def test_changed_package_clip_is_reanalysed(tmp_path: Path) -> None:
     # a clip whose bytes are not in the shipped table is analysed, and the result equals the shipped one
