@@ -14,6 +14,21 @@ SHARED_DATA = Path(os.environ.get("MOODMIX_SHARED_DATA", REPO.parent / "shared" 
 EMODB = SHARED_DATA / "emodb"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_moodmix_home(tmp_path_factory: pytest.TempPathFactory):
+    """Tests never read or write the user's ``~/.moodmix`` or a database named in the environment: one fresh
+    ``MOODMIX_HOME`` per test session (tests that need their own still set it with monkeypatch)."""
+    saved = {k: os.environ.get(k) for k in ("MOODMIX_HOME", "MOODMIX_DATABASE_URL")}
+    os.environ["MOODMIX_HOME"] = str(tmp_path_factory.mktemp("moodmix-home"))
+    os.environ.pop("MOODMIX_DATABASE_URL", None)
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
