@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make sure the services the tests use are there: Redis on 127.0.0.1:6379 (started when none answers,
-# installed from Debian when missing) and Debian's Chromium + ChromeDriver for the web-page test.
+# installed from Debian when missing), Debian's Chromium + ChromeDriver for the web-page test and espeak-ng
+# (English speech the ASR tests transcribe).
 set -euo pipefail
 apt_install() {
   if command -v apt-get >/dev/null 2>&1; then
@@ -33,4 +34,7 @@ if [ "${MOODMIX_SKIP_BROWSER:-0}" != 1 ]; then
   if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
     apt_install chromium chromium-driver || echo "moodmix: Chromium not installed; browser tests will skip" >&2
   fi
+fi
+if ! command -v espeak-ng >/dev/null 2>&1; then
+  apt_install espeak-ng || echo "moodmix: espeak-ng not installed; the synthetic-speech ASR tests will skip" >&2
 fi
