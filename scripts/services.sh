@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make sure the services the tests use are there: Redis on 127.0.0.1:6379 (started when none answers,
-# installed from Debian when missing), Debian's Chromium + ChromeDriver for the web-page test and espeak-ng
-# (English speech the ASR tests transcribe).
+# installed from Debian when missing), Debian's Chromium + ChromeDriver for the web-page test, espeak-ng
+# (English speech the ASR tests transcribe) and docker-compose (validates docker-compose.yml; no engine needed).
 set -euo pipefail
 apt_install() {
   if command -v apt-get >/dev/null 2>&1; then
@@ -37,4 +37,7 @@ if [ "${MOODMIX_SKIP_BROWSER:-0}" != 1 ]; then
 fi
 if ! command -v espeak-ng >/dev/null 2>&1; then
   apt_install espeak-ng || echo "moodmix: espeak-ng not installed; the synthetic-speech ASR tests will skip" >&2
+fi
+if ! command -v docker-compose >/dev/null 2>&1 && ! docker compose version >/dev/null 2>&1; then
+  apt_install docker-compose || echo "moodmix: docker-compose not installed; the compose validation test will skip" >&2
 fi

@@ -76,7 +76,7 @@ def test_the_commands_exist() -> None:
 def test_dockerfile_installs_ffmpeg_cpu_torch_and_the_package() -> None:
     text = DOCKERFILE.read_text()
     lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")]
-    assert lines[0] == "FROM python:3.11-slim"
+    assert lines[:2] == ["ARG BASE_IMAGE=python:3.11-slim", "FROM ${BASE_IMAGE}"]  # the public base by default
     assert "ffmpeg" in text and "apt-get install" in text
     assert "download.pytorch.org/whl/cpu" in text and "-c constraints.txt" in text
     for package in ("moodmix", "mixer", "models", "library", "workers"):
