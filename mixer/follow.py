@@ -10,14 +10,14 @@ uncorrelated beds stays constant). The result is then ducked and levelled like a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from mixer._validate import check_audio, check_sr
 from moodmix.errors import InvalidAudioError
 
-__all__ = ["build_bed", "equal_power_fades", "segment_span"]
+__all__ = ["FollowBed", "build_bed", "equal_power_fades", "segment_span"]
 
 #: How short a segment's audio may be (rounding) before it is an error; the missing tail is silence.
 _SLACK_S = 0.01
@@ -46,6 +46,74 @@ def equal_power_fades(n: int) -> tuple[np.ndarray, np.ndarray]:
     """(fade_in, fade_out) of ``n`` samples: sin and cos quarter waves, ``in² + out² = 1``."""
     t = (np.arange(n, dtype=np.float64) + 0.5) / max(n, 1)
     return np.sin(0.5 * np.pi * t).astype(np.float32), np.cos(0.5 * np.pi * t).astype(np.float32)
+
+
+class FollowBed:
+    """Block reader of a follow-mood bed: ``bed(i0, i1) -> (channels, i1 - i0)``, ``n_samples`` attribute.
+
+    Each segment is a block reader of its own fitted bed (e.g. :class:`mixer.media.BedReader` over a
+    :class:`mixer.fit.FitPlan` and its decoded track), placed where :func:`segment_span` says and faded with
+    equal-power quarter waves over the crossfade at each inner change. Only the segments that meet the block are
+    rendered, so memory stays bounded by the decoded tracks, whatever the length of the bed.
+
+    Parameters
+    ----------
+    segments : [(start_s, end_s, reader), ...] in time order, covering [0, n_samples / sr]; ``reader(j0, j1)``
+        gives samples ``[j0, j1)`` of that segment's audio (it may end early: the rest is silence).
+    sr, n_samples, crossfade_s : as :func:`build_bed`.
+    channels : int
+        Channel count of every segment's audio.
+    """
+
+    def __init__(self, segments: Sequence[tuple[float, float, Callable[[int, int], np.ndarray]]], sr: int,
+                 n_samples: int, *, crossfade_s: float = 2.0, channels: int = 2) -> None:
+        self.sr = check_sr(sr)
+        if not segments:
+            raise InvalidAudioError("a follow-mood bed needs at least one (start_s, end_s, audio) segment; got none")
+        if n_samples <= 0:
+            raise InvalidAudioError(f"n_samples must be positive, got {n_samples}")
+        self.n_samples, self.channels = int(n_samples), int(channels)
+        starts = [float(s) for s, _, _ in segments]
+        ends = [float(e) for _, e, _ in segments]
+        xf_s = _effective_crossfade_s(starts, ends, crossfade_s) if len(segments) > 1 else 0.0
+        self.xf = int(round(xf_s * self.sr))
+        last = len(segments) - 1
+        self._parts = []
+        for i, (_, _, reader) in enumerate(segments):
+            off, length = segment_span(starts[i], ends[i], sr=self.sr, n_samples=self.n_samples,
+                                       crossfade_s=self.xf / self.sr, first=i == 0, last=i == last)
+            self._parts.append((off, length, reader, i > 0 and self.xf > 0, i < last and self.xf > 0))
+
+    @property
+    def lengths(self) -> tuple[int, ...]:
+        """Samples each segment covers in the bed (its span, crossfade overlaps included)."""
+        return tuple(length for _, length, *_ in self._parts)
+
+    def __call__(self, i0: int, i1: int) -> np.ndarray:
+        i0, i1 = max(0, int(i0)), min(self.n_samples, int(i1))
+        out = np.zeros((self.channels, max(0, i1 - i0)), dtype=np.float32)
+        for off, length, reader, fade_in, fade_out in self._parts:
+            lo, hi = max(i0, off), min(i1, off + length)
+            if hi <= lo:
+                continue
+            piece = np.asarray(reader(lo - off, hi - off), dtype=np.float32)
+            if piece.shape[0] != self.channels:
+                raise InvalidAudioError(f"segment audio has {piece.shape[0]} channels, the bed {self.channels}; "
+                                        "convert them to the same layout first")
+            piece = piece[:, : hi - lo]
+            if fade_in or fade_out:
+                pos = np.arange(lo - off, lo - off + piece.shape[1])  # positions in the segment
+                g = np.ones(pos.shape[0], dtype=np.float64)
+                k = min(self.xf, length)
+                if fade_in:
+                    m = pos < k
+                    g[m] *= np.sin(0.5 * np.pi * (pos[m] + 0.5) / self.xf)
+                if fade_out:
+                    m = pos >= length - k
+                    g[m] *= np.cos(0.5 * np.pi * (pos[m] - (length - self.xf) + 0.5) / self.xf)
+                piece = piece * g.astype(np.float32)
+            out[:, lo - i0: lo - i0 + piece.shape[1]] += piece
+        return out
 
 
 def build_bed(
@@ -86,30 +154,20 @@ def build_bed(
         raise InvalidAudioError(f"segment audios have different channel counts {sorted(channels)}; "
                                 "convert them to the same layout first")
     ch = channels.pop()
-    starts = [float(s) for s, _, _ in segments_audio]
-    ends = [float(e) for _, e, _ in segments_audio]
-    xf_s = _effective_crossfade_s(starts, ends, crossfade_s) if len(segments_audio) > 1 else 0.0
-    xf = int(round(xf_s * sr))
-    bed = np.zeros((ch, n_samples), dtype=np.float32)
-    last_i = len(audios) - 1
-    for i, audio in enumerate(audios):
-        off, length = segment_span(starts[i], ends[i], sr=sr, n_samples=n_samples, crossfade_s=xf / sr,
-                                   first=i == 0, last=i == last_i)
-        if length == 0:
-            continue
-        if audio.shape[1] < length:
-            if length - audio.shape[1] > _SLACK_S * sr:
-                raise InvalidAudioError(
-                    f"segment {i} audio has {audio.shape[1]} samples but its span needs {length}; fit it to the "
-                    "length segment_span() gives")
-            audio = np.pad(audio, ((0, 0), (0, length - audio.shape[1])))
-        piece = audio[:, :length].astype(np.float32, copy=True)
-        fade_in, fade_out = equal_power_fades(xf)
-        if i > 0 and xf > 0:
-            k = min(xf, length)
-            piece[:, :k] *= fade_in[:k]
-        if i < last_i and xf > 0:
-            k = min(xf, length)
-            piece[:, length - k:] *= fade_out[xf - k:]
-        bed[:, off: off + length] += piece
-    return bed
+    bed = FollowBed([(s, e, _array_reader(a)) for (s, e, _), a in zip(segments_audio, audios)], sr, n_samples,
+                    crossfade_s=crossfade_s, channels=ch)
+    for i, (length, audio) in enumerate(zip(bed.lengths, audios)):
+        if length - audio.shape[1] > _SLACK_S * sr:
+            raise InvalidAudioError(
+                f"segment {i} audio has {audio.shape[1]} samples but its span needs {length}; fit it to the "
+                "length segment_span() gives")
+    return bed(0, n_samples)
+
+
+def _array_reader(audio: np.ndarray) -> Callable[[int, int], np.ndarray]:
+    """Samples ``[j0, j1)`` of a rendered segment, silence past its end."""
+    def read(j0: int, j1: int) -> np.ndarray:
+        x = audio[:, j0:j1]
+        return x if x.shape[1] == j1 - j0 else np.pad(x, ((0, 0), (0, j1 - j0 - x.shape[1])))
+
+    return read

@@ -123,12 +123,13 @@ def _plan_follow_mood(emotion: Any, settings: JobSettings, voice_s: float, offse
     return shifted
 
 
-def _follow_mood_bed(mood_plan: list[tuple[float, float, Any]], sr: int, n_total: int) -> np.ndarray:
-    """One bed from several tracks, each fitted to its stretch, crossfaded at the changes (whole array: the
-    follow-mood bed is built in memory)."""
+def _follow_mood_bed(mood_plan: list[tuple[float, float, Any]], sr: int, n_total: int) -> Any:
+    """One bed from several tracks, each fitted to its stretch, crossfaded at the changes: a block reader, rendered
+    block by block during the mix like a single track's bed (memory: the decoded tracks, not the bed)."""
     from mixer.decode import decode_audio
-    from mixer.fit import fit_to_length
-    from mixer.follow import build_bed, segment_span
+    from mixer.fit import plan_fit
+    from mixer.follow import FollowBed, segment_span
+    from mixer.media import BedReader
 
     crossfade_s = 2.0
     parts = []
@@ -137,10 +138,10 @@ def _follow_mood_bed(mood_plan: list[tuple[float, float, Any]], sr: int, n_total
         _, length = segment_span(start_s, end_s, sr=sr, n_samples=n_total, crossfade_s=crossfade_s,
                                  first=i == 0, last=i == last)
         music, _ = decode_audio(choice.track.path, sr=sr, channels=2)
-        fitted = fit_to_length(music, sr, max(1, length), beats=tuple(choice.track.beats) or None,
-                               downbeats=tuple(choice.track.downbeats) or None)
-        parts.append((start_s, end_s, fitted.audio))
-    return build_bed(parts, sr, n_total, crossfade_s=crossfade_s)
+        plan = plan_fit(music, sr, max(1, length), beats=tuple(choice.track.beats) or None,
+                        downbeats=tuple(choice.track.downbeats) or None)
+        parts.append((start_s, end_s, BedReader(plan, music)))
+    return FollowBed(parts, sr, n_total, crossfade_s=crossfade_s, channels=2)
 
 
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:

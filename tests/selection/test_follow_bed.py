@@ -93,3 +93,28 @@ def test_errors_are_helpful() -> None:
         build_bed([(0.0, 2.0, np.zeros((1, 100), np.float32))], sr, 2 * sr)
     with pytest.raises(InvalidAudioError, match="float32"):
         build_bed([(0.0, 1.0, np.zeros((1, sr), np.float64))], sr, sr)
+
+
+def test_streamed_bed_of_fit_plans_equals_the_bed_built_whole(rng: np.random.Generator) -> None:
+    """The pipeline's follow-mood bed is a block reader over each track's fit plan: any block sizes give the
+    samples build_bed gives from the same tracks fitted and rendered whole (the old in-memory path)."""
+    from mixer.fit import fit_to_length, plan_fit
+    from mixer.follow import FollowBed
+    from mixer.media import BedReader
+
+    sr, n = 8000, 8000 * 40
+    tracks = [np.repeat(sine(sr, hz, 7.0), 2, axis=0) * (0.5 + 0.1 * rng.standard_normal((1, 7 * sr))).astype(
+        np.float32) for hz in (220.0, 330.0, 440.0)]
+    plan = [(0.0, 12.0), (12.0, 25.5), (25.5, 40.0)]
+    spans = [segment_span(s, e, sr=sr, n_samples=n, crossfade_s=2.0, first=i == 0, last=i == 2)[1]
+             for i, (s, e) in enumerate(plan)]
+    whole = build_bed([(s, e, fit_to_length(t, sr, k).audio) for (s, e), t, k in zip(plan, tracks, spans)],
+                      sr, n, crossfade_s=2.0)
+    bed = FollowBed([(s, e, BedReader(plan_fit(t, sr, k), t)) for (s, e), t, k in zip(plan, tracks, spans)],
+                    sr, n, crossfade_s=2.0, channels=2)
+    assert bed.n_samples == n
+    edges = np.unique(np.concatenate([[0, n], rng.integers(1, n, 40)]))
+    streamed = np.concatenate([bed(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])], axis=1)
+    assert streamed.shape == whole.shape
+    assert_allclose(streamed, whole, atol=2e-6)
+    assert np.max(np.abs(whole[:, 12 * sr - 200: 12 * sr + 200])) > 0.1  # the crossfade is not a hole
