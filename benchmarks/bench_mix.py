@@ -10,12 +10,15 @@ Peak RSS is the Python process's own; its ffmpeg children (decode, encode) are s
    - moodmix: :func:`moodmix.pipeline.mix_file` with the emotion pass off (``--no-emotion``; the emotion models are
      benchmarked with their own issue) — both the call itself and the whole process (interpreter start, imports);
    - the one-liner: ``sidechaincompress`` + ``amix`` + ``loudnorm`` in one ffmpeg graph;
-2. moodmix's peak memory on a 60-minute input (the 10-minute voice six times).
+2. moodmix's peak memory on a 60-minute input (the 10-minute voice six times);
+3. with ``--separate-minutes N``: peak memory and speed of ``mix --separate`` (DeepFilterNet, window by window)
+   on an N-minute input.
 
 Run::
 
     .venv/bin/python benchmarks/bench_mix.py                 # 10 min x 3 + 60 min x 1
     .venv/bin/python benchmarks/bench_mix.py --long-minutes 0  # skip the 60-minute run
+    .venv/bin/python benchmarks/bench_mix.py --repeats 1 --long-minutes 0 --separate-minutes 60
 
 Prints a Markdown table and writes ``benchmarks/out/bench_mix.json``.
 """
@@ -50,7 +53,9 @@ t0 = time.perf_counter()
 from moodmix.pipeline import mix_file
 from moodmix.settings import JobSettings
 t1 = time.perf_counter()
-rep = mix_file(sys.argv[1], sys.argv[2], settings=JobSettings(music=Path(sys.argv[3]), analyse_emotion=False))
+separate = len(sys.argv) > 4 and sys.argv[4] == "separate"
+rep = mix_file(sys.argv[1], sys.argv[2], settings=JobSettings(music=Path(sys.argv[3]), analyse_emotion=False,
+                                                              separate=separate))
 t2 = time.perf_counter()
 ch = resource.getrusage(resource.RUSAGE_CHILDREN)
 status = dict(line.split(":", 1) for line in open("/proc/self/status"))
@@ -157,6 +162,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--long-minutes", type=int, default=60, help="0: skip the long-input memory run")
     ap.add_argument("--track", type=Path, default=None)
+    ap.add_argument("--separate-minutes", type=int, default=0, help="N > 0: also mix --separate an N-min input")
     args = ap.parse_args()
 
     import immich_memories_music
@@ -207,6 +213,17 @@ def main() -> None:
                                "cpu_s": cpu + info["ffmpeg_cpu_s"],
                                "ffmpeg_maxrss_mb": info["ffmpeg_maxrss_mb"], "timings_s": info["timings_s"]}
 
+        if args.separate_minutes:
+            sep_voice = tmp / "voice_sep.flac"
+            times = max(1, int(round(args.separate_minutes / args.minutes)))
+            sep_s = repeat_file(voice, sep_voice, times)
+            wall, rss, out, cpu = run_child([sys.executable, "-c", CHILD, str(sep_voice), str(tmp / "mm_sep.wav"),
+                                             str(track), "separate"])
+            info = json.loads(out.strip().splitlines()[-1])
+            results["separate"] = {"voice_s": sep_s, "mix_s": info["mix_s"], "maxrss_mb": info["vmhwm_mb"],
+                                   "cpu_s": cpu + info["ffmpeg_cpu_s"], "timings_s": info["timings_s"]}
+            sep_voice.unlink()
+
     med = statistics.median
     mm, ff = results["moodmix"], results["ffmpeg_one_liner"]
     print(f"voice: {dur / 60:.1f} min of emodb speech with pauses, 48 kHz mono FLAC; track: {Path(track).name}; "
@@ -228,6 +245,11 @@ def main() -> None:
         print(f"| moodmix, {lg['voice_s'] / 60:.0f}-min input (one run) | {lg['mix_s']:.2f} | "
               f"{lg['voice_s'] / lg['mix_s']:.0f} | {lg['cpu_s']:.2f} | {lg['voice_s'] / lg['cpu_s']:.0f} | "
               f"{lg['maxrss_mb']:.0f} | |")
+    if "separate" in results:
+        sp = results["separate"]
+        print(f"| moodmix --separate, {sp['voice_s'] / 60:.0f}-min input (one run) | {sp['mix_s']:.2f} | "
+              f"{sp['voice_s'] / sp['mix_s']:.0f} | {sp['cpu_s']:.2f} | {sp['voice_s'] / sp['cpu_s']:.0f} | "
+              f"{sp['maxrss_mb']:.0f} | |")
     load = os.getloadavg()
     print(f"\nload average during the run (1/5/15 min): {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}")
     print()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -234,20 +235,29 @@ def mix_file(
         # optional voice isolation: the mix uses the isolated voice (+ some ambience when asked)
         separation_method = None
         if settings.separate:
-            from models.separation.api import isolate_voice
+            from models.separation.api import isolate_voice_stream
 
             with clock.stage("separate"):
-                sep = isolate_voice(voice.voice(), sr, separator=settings.separator)
-                separation_method = sep.method
-                isolated = sep.voice.astype(np.float32, copy=False)
+                # window by window from the spool into a new spool: memory bounded by one window, any length
+                ambience = None
                 if settings.keep_ambience_db is not None:
                     ambience = np.float32(_db_to_gain(-abs(settings.keep_ambience_db)))
-                    isolated = (isolated + sep.background * ambience).astype(np.float32, copy=False)
-                spooled = SpooledVoice.from_array(isolated, sr=sr, n_samples=n_total, start=voice.start,
-                                                  analysis=voice.analysis, info=info)
+                spool = tempfile.TemporaryFile(prefix="moodmix-voice-")
+                try:
+                    start = voice.start
+                    for _, sep in isolate_voice_stream(lambda i0, i1: voice(start + i0, start + i1), voice.frames,
+                                                       sr, separator=settings.separator):
+                        separation_method = sep.method
+                        piece = sep.voice if ambience is None else sep.voice + sep.background * ambience
+                        spool.write(np.ascontiguousarray(piece.T, dtype=np.float32).tobytes())
+                    spool.flush()
+                except BaseException:
+                    spool.close()
+                    raise
+                spooled = SpooledVoice(spool, sr=sr, channels=voice.channels, n_samples=voice.n_samples,
+                                       start=voice.start, frames=voice.frames, analysis=voice.analysis, info=info)
                 voice.close()
                 voice = spooled
-                del sep, isolated
 
         # emotion, from the 16 kHz analysis copy and the VAD's segments
         emotion = None

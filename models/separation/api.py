@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 import numpy as np
@@ -26,7 +27,8 @@ from moodmix.errors import ModelLoadError
 
 from ._validate import check_audio
 
-__all__ = ["SEPARATORS", "Separation", "SeparatorName", "get_separator", "isolate_voice", "keep_ambience"]
+__all__ = ["SEPARATORS", "Separation", "SeparatorName", "get_separator", "isolate_voice", "isolate_voice_stream",
+           "keep_ambience"]
 
 SeparatorName = Literal["deepfilternet", "demucs", "spleeter"]
 SEPARATORS: tuple[str, ...] = ("deepfilternet", "demucs", "spleeter")
@@ -142,6 +144,50 @@ def isolate_voice(audio: np.ndarray, sr: int, *, separator: str = "deepfilternet
     else:
         voice, background = model.separate(x, sr)
     return Separation(voice=voice, background=background, sr=sr, method=name)
+
+
+def isolate_voice_stream(read: Callable[[int, int], np.ndarray], n_samples: int, sr: int, *,
+                         separator: str = "deepfilternet", model_path: str | Path | None = None,
+                         window_s: float = 60.0, overlap_s: float = 2.0) -> Iterator[tuple[int, Separation]]:
+    """:func:`isolate_voice` over a long signal read window by window: memory bounded by one window.
+
+    Each window of ``window_s`` is separated on its own with ``overlap_s`` of the previous window in front (the
+    model's state warms up on it), and the overlap is crossfaded linearly with the previous window's tail. Both
+    windows satisfy ``voice + background == input``, so the blend does too.
+
+    Parameters
+    ----------
+    read : callable
+        ``read(i0, i1)`` → float32 ``(channels, i1 - i0)``, samples ``[i0, i1)`` of the input.
+    n_samples : int
+        Length of the input.
+    sr, separator, model_path : as :func:`isolate_voice`.
+    window_s, overlap_s : float
+        Window length and overlap in seconds (the overlap is at most half a window).
+
+    Yields
+    ------
+    (offset, Separation)
+        Consecutive pieces covering ``[0, n_samples)`` in order; ``offset`` is the piece's first sample.
+    """
+    w = max(1, int(round(window_s * sr)))
+    o = min(int(round(overlap_s * sr)), w // 2)
+    tail: Separation | None = None  # the previous window's last ``o`` samples, to crossfade
+    for a in range(0, int(n_samples), w):
+        b = min(int(n_samples), a + w)
+        lo = max(0, a - o) if tail is not None else a
+        sep = isolate_voice(read(lo, b), sr, separator=separator, model_path=model_path)
+        v, g = sep.voice, sep.background
+        if tail is not None and lo < a:
+            k = a - lo
+            r = ((np.arange(k) + 0.5) / k).astype(np.float32)
+            yield lo, Separation(voice=tail.voice * (1 - r) + v[:, :k] * r,
+                                 background=tail.background * (1 - r) + g[:, :k] * r, sr=sr, method=sep.method)
+            v, g = v[:, k:], g[:, k:]
+        keep = o if b < n_samples and v.shape[1] > o else 0
+        end = v.shape[1] - keep
+        yield a, Separation(voice=v[:, :end], background=g[:, :end], sr=sr, method=sep.method)
+        tail = Separation(voice=v[:, end:], background=g[:, end:], sr=sr, method=sep.method) if keep else None
 
 
 def keep_ambience(separation: Separation, ambience_db: float | None) -> np.ndarray:
