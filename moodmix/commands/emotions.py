@@ -35,15 +35,16 @@ def settings_from_env(voice_model: str | None = None, text_model: str | None = N
 
 
 def _decode(path: Path) -> tuple[np.ndarray, int]:
-    """16 kHz mono analysis audio of any media file (ffmpeg through mixer.decode)."""
-    from mixer.decode import ANALYSIS_SR, decode_voice
+    """16 kHz mono analysis audio of any media file: the same streamed copy ``mix`` analyses (the full-rate
+    samples pass through a temporary file, never memory)."""
+    from mixer.decode import ANALYSIS_SR, spool_voice
 
     if not path.exists():
         raise MoodmixError("the file does not exist; give an audio or video file")
     if path.is_dir():
         raise MoodmixError("that is a folder; give audio or video files")
-    voice = decode_voice(path)
-    return voice.analysis, ANALYSIS_SR
+    with spool_voice(path) as voice:
+        return voice.analysis, ANALYSIS_SR
 
 
 def analyse_file(path: Path, settings, progress=None):  # type: ignore[no-untyped-def]

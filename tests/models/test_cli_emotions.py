@@ -72,3 +72,25 @@ def test_unloadable_model_setting_is_named(tmp_path: Path) -> None:
     assert "no-such-model" in out.stderr and out.stderr.startswith("moodmix: error:")
     out = run_cli("x.wav", cwd=tmp_path, env={"MOODMIX_VOICE_MODEL": str(tmp_path / "gone.npz")})
     assert out.returncode == 1 and "gone.npz" in out.stderr
+
+
+@pytest.mark.model
+@pytest.mark.slow
+def test_emotions_and_mix_hear_the_same_mood(tmp_path: Path, emodb_dir: Path) -> None:
+    """`moodmix emotions` analyses the very samples `mix` analyses (same streamed 16 kHz copy, same VAD), so the
+    two report the same overall mood for the same file (voice only: no words in German for tiny.en)."""
+    from models.api import EmotionSettings
+    from moodmix.commands.emotions import analyse_file
+    from moodmix.pipeline import mix_file
+    from moodmix.settings import JobSettings
+
+    src = tmp_path / "angry.flac"
+    shutil.copy(emodb_dir / "03a01Wa.flac", src)
+    settings = EmotionSettings(asr_model="none")
+    analysis, segments, _ = analyse_file(src, settings)
+    report = mix_file(src, tmp_path / "out.wav", settings=JobSettings(emotion=settings, analyse_emotion=True))
+    mixed = report["emotion"]
+    assert [list(s) for s in segments] == [[a, b] for a, b in report["speech"]["segments"]]
+    for k, v in analysis.overall.labels.items():
+        assert mixed["labels"][k] == pytest.approx(v, abs=1e-3)
+    assert mixed["arousal"] == pytest.approx(analysis.overall.arousal, abs=1e-3)
