@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 import soxr
+from lib_cli import run_library as _run
 from lib_signals import chord_track
 
 from library.catalog import open_catalog
 from library.instrumentals import add_instrumentals, derived_path, needs_instrumental
 from library.select import VOCAL_THRESHOLD
 from library.types import Track
-from moodmix.cli import main
 from moodmix.errors import DecodeError
 
 SR = 44_100
@@ -24,13 +24,6 @@ SR = 44_100
 
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(["library", *args])
-    out = capsys.readouterr()
-    return int(exc.value.code or 0), out.out, out.err
 
 
 @pytest.fixture

@@ -6,15 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-
-from moodmix.cli import main
-
-
-def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exc:
-        main(["library", *args])
-    out = capsys.readouterr()
-    return int(exc.value.code or 0), out.out, out.err
+from lib_cli import run_library as _run
 
 
 @pytest.fixture
