@@ -40,6 +40,15 @@ def _instrumentals(cat: Any, summary: Any, *, mode: str, quiet: bool) -> Any:
                              progress=progress)
 
 
+def _add_exit_code(summary: Any) -> int:
+    """1 when nothing given could be catalogued (every path missing, unreadable or not audio); a folder with some
+    bad files among good ones, or files already in the catalog under another path, is not a failure."""
+    if summary.added or summary.updated or summary.unchanged:
+        return 0
+    failed = [r for _, r in summary.skipped if not r.startswith("duplicate of track")]
+    return 1 if failed else 0
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``library`` command group to the root app."""
     lib = typer.Typer(help="The music library: index folders, list, inspect and cluster tracks.",
@@ -84,7 +93,7 @@ def register(app: typer.Typer) -> None:
             if made is not None:
                 d["instrumentals"] = made.to_dict()
             typer.echo(json.dumps(d))
-            return
+            raise typer.Exit(_add_exit_code(summary))
         typer.echo(f"added {len(summary.added)}, updated {len(summary.updated)}, unchanged "
                    f"{len(summary.unchanged)}, skipped {len(summary.skipped)} ({summary.seconds:.1f} s)")
         if made is not None:
@@ -98,6 +107,7 @@ def register(app: typer.Typer) -> None:
         if summary.missing:
             typer.echo(f"{len(summary.missing)} track(s) whose file is gone: {', '.join(summary.missing)}; "
                        "`moodmix library prune` removes them", err=True)
+        raise typer.Exit(_add_exit_code(summary))
 
     @lib.command("list")
     def list_(

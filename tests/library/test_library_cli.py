@@ -64,3 +64,20 @@ def test_database_option_wins_over_environment(db: str, tmp_path: Path, music_di
     assert (tmp_path / "other.sqlite").exists()
     code, out, _ = _run(capsys, "list", "--json", "--database", other)
     assert len(out.splitlines()) == 29
+
+
+def test_add_exits_1_only_when_nothing_could_be_catalogued(db: str, music_dir: Path, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "notes.txt").write_text("not music")
+    (junk / "fake.mp3").write_bytes(b"not an mp3" * 100)
+    for args in (["add", str(tmp_path / "nope")], ["add", str(junk / "fake.mp3")], ["add", str(junk), "--json"]):
+        code, out, err = _run(capsys, *args)
+        assert code == 1, (args, out, err)
+    code, out, err = _run(capsys, "add", str(music_dir), "--jobs", "1")  # 3 good tracks next to a broken one
+    assert code == 0 and "added 3" in out and "broken.mp3" in err
+    copy = tmp_path / "copy.wav"
+    copy.write_bytes((music_dir / "clicks_120.wav").read_bytes())
+    code, _, err = _run(capsys, "add", str(copy))  # already catalogued elsewhere: reported, not a failure
+    assert code == 0 and "duplicate of track" in err
