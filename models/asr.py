@@ -17,20 +17,28 @@ Decoding choices, for speed on two CPU cores: int8 weights, greedy decoding (bea
 previous window (it saves time and stops Whisper's repetition loops on music or noise), word timestamps on. The VAD
 filter is off: moodmix runs one VAD for emotion and ducking and passes speech only, or its segments as
 ``clip_timestamps``.
+
+Multilingual models also :meth:`Transcriber.detect_language` (one encoder pass over the first 30 s) and decode
+with ``task="translate"`` (Whisper's speech → English translation). :meth:`Transcriber.transcribe_chunks` decodes
+spans of at most 30 s independently and in batches (faster-whisper's ``BatchedInferencePipeline``): measured 13.0 s
+against 16.4 s for transcribe + translate of 2 minutes of German EmoDB speech through base on a loaded 2-core
+machine, because each chunk is decoded once (no re-decoding from the last timestamp) and the batch shares each
+decoder step.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -39,6 +47,8 @@ from moodmix.errors import InvalidAudioError, ModelLoadError
 __all__ = [
     "ASR_SR",
     "BASE_FILES",
+    "LanguageGuess",
+    "Task",
     "Transcriber",
     "Transcript",
     "TranscriptSegment",
@@ -60,6 +70,12 @@ BASE_FILES: dict[str, tuple[int, str]] = {
     "vocabulary.txt": (459_861, "34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913"),
 }
 _BASE_DIRNAME = "whisper-base-ct2"
+
+#: Whisper's two tasks: words in the spoken language, or translated to English.
+Task = Literal["transcribe", "translate"]
+
+#: Whisper's window: language detection looks at this much audio, and batched chunks are at most this long.
+WINDOW_S = 30.0
 _STAMP = ".moodmix-verified.json"
 
 
@@ -75,21 +91,40 @@ class Word:
 
 @dataclass(frozen=True)
 class TranscriptSegment:
-    """One Whisper segment (roughly a phrase or sentence) with its words."""
+    """One Whisper segment (roughly a phrase or sentence) with its words.
+
+    ``avg_logprob`` and ``no_speech_prob`` are Whisper's confidence in the decoded window the segment came from
+    (mean log-probability of its tokens; probability that the window holds no speech).
+    """
 
     start: float
     end: float
     text: str
     words: tuple[Word, ...]
+    avg_logprob: float = 0.0
+    no_speech_prob: float = 0.0
+
+
+@dataclass(frozen=True)
+class LanguageGuess:
+    """Whisper's spoken-language detection: ISO 639-1 code ("" for silence), its probability, the runners-up."""
+
+    language: str
+    probability: float
+    ranked: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
 class Transcript:
-    """The whole transcript: text, segments with word timings, and the (detected or fixed) language code."""
+    """The whole transcript: text, segments with word timings, and the (detected or fixed) language code.
+
+    ``task`` is ``"translate"`` when the text is Whisper's English translation of speech in ``language``.
+    """
 
     text: str
     segments: tuple[TranscriptSegment, ...]
     language: str
+    task: Task = "transcribe"
 
     @property
     def words(self) -> tuple[Word, ...]:
@@ -99,13 +134,46 @@ class Transcript:
         return {
             "text": self.text,
             "language": self.language,
+            "task": self.task,
             "segments": [
                 {"start": round(s.start, 3), "end": round(s.end, 3), "text": s.text,
+                 "avg_logprob": round(s.avg_logprob, 4), "no_speech_prob": round(s.no_speech_prob, 4),
                  "words": [{"start": round(w.start, 3), "end": round(w.end, 3), "word": w.word,
                             "probability": round(w.probability, 4)} for w in s.words]}
                 for s in self.segments
             ],
         }
+
+
+@contextlib.contextmanager
+def _tapping(model: Any, sink: list[np.ndarray] | None) -> Iterator[None]:
+    """Collect the encoder outputs of ``model`` (a :func:`_tapped_model_class` instance) into ``sink`` meanwhile."""
+    if sink is None or not hasattr(model, "encoder_sink"):
+        yield
+        return
+    model.encoder_sink = sink
+    try:
+        yield
+    finally:
+        model.encoder_sink = None
+
+
+@functools.lru_cache(maxsize=1)
+def _tapped_model_class() -> type:
+    """``faster_whisper.WhisperModel`` whose :meth:`encode` (its public per-window encoder call) can also hand each
+    output to a list: the transcript and the voice emotion model then share one encoder pass per window."""
+    from faster_whisper import WhisperModel
+
+    class TappedWhisperModel(WhisperModel):  # type: ignore[misc]
+        encoder_sink: list[np.ndarray] | None = None
+
+        def encode(self, features: np.ndarray) -> Any:
+            out = super().encode(features)
+            if self.encoder_sink is not None:
+                self.encoder_sink.append(np.array(out, dtype=np.float32)[0])
+            return out
+
+    return TappedWhisperModel
 
 
 class Transcriber:
@@ -117,15 +185,62 @@ class Transcriber:
         self.multilingual = multilingual
         self.beam_size = beam_size
 
+    def _check_task(self, task: str) -> None:
+        if task not in ("transcribe", "translate"):
+            raise ValueError(f"task must be 'transcribe' or 'translate', got {task!r}")
+        if task == "translate" and not self.multilingual:
+            raise ModelLoadError(
+                f"ASR model setting {self.name!r} is English-only and cannot translate; use a multilingual model "
+                "such as 'base'"
+            )
+
+    def detect_language(self, audio16k: np.ndarray, sr: int = ASR_SR, *, max_s: float = WINDOW_S) -> LanguageGuess:
+        """Which language is spoken: one Whisper encoder pass over the first ``max_s`` seconds (at most 30 s).
+
+        Parameters
+        ----------
+        audio16k : np.ndarray [shape=(samples,) or (channels, samples)]
+            Float speech; give speech only (e.g. the VAD's segments laid end to end): silence dilutes the guess.
+        sr : int
+            Sample rate of ``audio16k`` in Hz.
+        max_s : float
+            Seconds from the start that are heard.
+
+        Returns
+        -------
+        LanguageGuess
+            ``language=""`` and probability 0 for silence or audio shorter than 0.1 s.
+
+        Raises
+        ------
+        InvalidAudioError
+            Not finite float audio of one or two dimensions, or ``sr <= 0``.
+        ModelLoadError
+            The model is English-only (tiny.en): it cannot tell languages apart.
+        """
+        if not self.multilingual:
+            raise ModelLoadError(
+                f"ASR model setting {self.name!r} is English-only and cannot detect the spoken language; use a "
+                "multilingual model such as 'base'"
+            )
+        audio = _mono16k(audio16k, sr)[: int(min(max_s, WINDOW_S) * ASR_SR)]
+        if audio.shape[0] < 0.1 * ASR_SR or float(np.max(np.abs(audio))) == 0.0:
+            return LanguageGuess("", 0.0)
+        language, probability, ranked = self.model.detect_language(audio)
+        return LanguageGuess(str(language), float(probability),
+                             tuple((str(k), float(v)) for k, v in list(ranked)[:5]))
+
     def transcribe(
         self,
         audio16k: np.ndarray,
         sr: int = ASR_SR,
         *,
         language: str | None = None,
+        task: Task = "transcribe",
         clip_timestamps: Sequence[tuple[float, float]] | None = None,
+        encoder_sink: list[np.ndarray] | None = None,
     ) -> Transcript:
-        """Transcribe speech with word timestamps.
+        """Transcribe (or translate to English) speech with word timestamps.
 
         Parameters
         ----------
@@ -135,8 +250,14 @@ class Transcriber:
             Sample rate of ``audio16k`` in Hz.
         language : str or None
             ISO code to force (``"en"``); None detects it (English-only models always use ``"en"``).
+        task : {"transcribe", "translate"}
+            ``"translate"``: English text for speech in ``language`` (multilingual models only).
         clip_timestamps : sequence of (start_s, end_s) or None
             Only transcribe these spans (e.g. the VAD's speech segments); times stay relative to the whole audio.
+        encoder_sink : list or None
+            When given, every encoder output of this call is appended to it as float32 ``(frames, d)`` (the first
+            is the window that starts at the audio's start): the voice emotion model reads them instead of
+            running the encoder again.
 
         Returns
         -------
@@ -147,18 +268,22 @@ class Transcriber:
         ------
         InvalidAudioError
             Not finite float audio of one or two dimensions, or ``sr <= 0``.
+        ModelLoadError
+            ``task="translate"`` on an English-only model.
         """
+        self._check_task(task)
         audio = _mono16k(audio16k, sr)
         default_lang = language or ("en" if not self.multilingual else "")
         duration_s = audio.shape[0] / ASR_SR
         if duration_s < 0.1 or float(np.max(np.abs(audio))) == 0.0:
-            return Transcript(text="", segments=(), language=default_lang)
+            return Transcript(text="", segments=(), language=default_lang, task=task)
         kwargs: dict[str, Any] = {}
         if clip_timestamps:
             kwargs["clip_timestamps"] = [float(t) for span in clip_timestamps for t in span]
         seg_iter, info = self.model.transcribe(
             audio,
             language=language if self.multilingual else "en",
+            task=task,
             beam_size=self.beam_size,
             word_timestamps=True,
             vad_filter=False,
@@ -170,23 +295,95 @@ class Transcriber:
             temperature=0.0,
             **kwargs,
         )
-        segments = []
-        for s in seg_iter:  # a generator: decoding happens here
-            words = tuple(
-                Word(start=_clamp(w.start, duration_s), end=_clamp(w.end, duration_s), word=w.word.strip(),
-                     probability=float(w.probability))
-                for w in (s.words or ())
-                if w.word.strip()
-            )
-            text = s.text.strip()
-            if text:
-                segments.append(TranscriptSegment(_clamp(s.start, duration_s), _clamp(s.end, duration_s), text,
-                                                  words))
-        return Transcript(
-            text=" ".join(s.text for s in segments),
-            segments=tuple(segments),
-            language=str(getattr(info, "language", "") or default_lang),
+        with _tapping(self.model, encoder_sink):  # decoding (and encoding) happens as the segments are read
+            return _collect(seg_iter, duration_s, str(getattr(info, "language", "") or default_lang), task)
+
+    def transcribe_chunks(
+        self,
+        audio16k: np.ndarray,
+        sr: int = ASR_SR,
+        *,
+        chunks: Sequence[tuple[float, float]],
+        language: str | None = None,
+        task: Task = "transcribe",
+        batch_size: int = 4,
+    ) -> Transcript:
+        """Transcribe or translate spans of at most 30 s, each decoded once and independently, in batches.
+
+        Faster than :meth:`transcribe` on long speech (no window is re-decoded from its last timestamp, and a batch
+        shares each decoder step), at the price of one segment per chunk: start chunks at pauses. Word timestamps
+        are on, so words can still be placed in time.
+
+        Parameters
+        ----------
+        audio16k : np.ndarray [shape=(samples,) or (channels, samples)]
+            Float audio; channels are averaged and other rates resampled to 16 kHz.
+        sr : int
+            Sample rate of ``audio16k`` in Hz.
+        chunks : sequence of (start_s, end_s)
+            The spans to decode, each at most 30 s (longer ones are cut at 30 s); times are relative to the audio.
+        language : str or None
+            ISO code of the speech; None detects it on the first 30 s.
+        task : {"transcribe", "translate"}
+        batch_size : int
+            Chunks decoded together; 4 suits two CPU cores.
+
+        Returns
+        -------
+        Transcript
+
+        Raises
+        ------
+        InvalidAudioError
+            Not finite float audio of one or two dimensions, or ``sr <= 0``.
+        ModelLoadError
+            ``task="translate"`` on an English-only model.
+        """
+        self._check_task(task)
+        audio = _mono16k(audio16k, sr)
+        default_lang = language or ("en" if not self.multilingual else "")
+        duration_s = audio.shape[0] / ASR_SR
+        spans: list[tuple[float, float]] = []
+        for a, b in sorted((float(a), float(b)) for a, b in chunks):
+            a = max(a, 0.0, spans[-1][1] if spans else 0.0)  # no overlaps: faster-whisper sums the spans
+            b = min(b, a + WINDOW_S, duration_s)
+            if b - a >= 0.1:
+                spans.append((a, b))
+        if not spans or float(np.max(np.abs(audio), initial=0.0)) == 0.0:
+            return Transcript(text="", segments=(), language=default_lang, task=task)
+        from faster_whisper import BatchedInferencePipeline
+
+        seg_iter, info = BatchedInferencePipeline(self.model).transcribe(  # holds per-call state: one per call
+            audio,
+            language=language if self.multilingual else "en",
+            task=task,
+            beam_size=self.beam_size,
+            temperature=0.0,  # one greedy pass, as in transcribe()
+            word_timestamps=True,
+            vad_filter=False,
+            clip_timestamps=[{"start": a, "end": b} for a, b in spans],
+            batch_size=max(1, int(batch_size)),
         )
+        return _collect(seg_iter, duration_s, str(getattr(info, "language", "") or default_lang), task)
+
+
+def _collect(seg_iter: Any, duration_s: float, language: str, task: Task) -> Transcript:
+    """faster-whisper's segments (a generator: decoding happens here) → a :class:`Transcript`."""
+    segments = []
+    for s in seg_iter:
+        words = tuple(
+            Word(start=_clamp(w.start, duration_s), end=_clamp(w.end, duration_s), word=w.word.strip(),
+                 probability=float(w.probability))
+            for w in (s.words or ())
+            if w.word.strip()
+        )
+        text = s.text.strip()
+        if text:
+            segments.append(TranscriptSegment(_clamp(s.start, duration_s), _clamp(s.end, duration_s), text, words,
+                                              avg_logprob=float(s.avg_logprob),
+                                              no_speech_prob=float(s.no_speech_prob)))
+    return Transcript(text=" ".join(s.text for s in segments), segments=tuple(segments), language=language,
+                      task=task)
 
 
 def _clamp(t: float, duration_s: float) -> float:
@@ -384,10 +581,8 @@ def load_asr(
     threads = cpu_threads if cpu_threads is not None else max(1, min(4, os.cpu_count() or 1))
     offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0", "false", "False")
     try:
-        from faster_whisper import WhisperModel
-
-        model = WhisperModel(source, device=device, compute_type=compute_type, cpu_threads=threads, num_workers=1,
-                             local_files_only=offline)
+        model = _tapped_model_class()(source, device=device, compute_type=compute_type, cpu_threads=threads,
+                                      num_workers=1, local_files_only=offline)
     except Exception as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         raise ModelLoadError(

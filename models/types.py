@@ -6,10 +6,11 @@ plus valence and arousal in [-1, 1]. Models with other label sets map onto these
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
-__all__ = ["LABELS", "EmotionEstimate", "TimedEmotion", "EmotionAnalysis", "neutral_estimate"]
+__all__ = ["LABELS", "EmotionAnalysis", "EmotionEstimate", "TimedEmotion", "neutral_estimate"]
 
 LABELS: tuple[str, ...] = ("sadness", "joy", "love", "anger", "fear", "surprise")
 
@@ -57,7 +58,7 @@ class TimedEmotion:
     start: float
     end: float
     estimate: EmotionEstimate
-    text: str = ""
+    text: str = ""  # the English words the text model judged (the translation when the speech was not English)
 
     def to_dict(self) -> dict[str, Any]:
         d = self.estimate.to_dict()
@@ -68,13 +69,24 @@ class TimedEmotion:
 
 @dataclass(frozen=True)
 class EmotionAnalysis:
-    """Everything the emotion pass found in one input: the report's ``emotion`` section."""
+    """Everything the emotion pass found in one input: the report's ``emotion`` section.
+
+    transcript : the words in the spoken language.
+    language : ISO 639-1 code of the spoken language ("" when no words were listened for or none were heard).
+    language_probability : the detector's probability for it; None when it was not detected (assumed English).
+    translation : the English text the text model judged, when the speech was not English; else "".
+    words_note : why (some of) the words were not used, e.g. an unclear language or a hallucinated loop; else "".
+    """
 
     overall: EmotionEstimate
     sources: Mapping[str, EmotionEstimate | None] = field(default_factory=dict)  # "voice", "text"
     transcript: str = ""
     timeline: tuple[TimedEmotion, ...] = ()
     models: Mapping[str, str] = field(default_factory=dict)  # which model produced each source
+    language: str = ""
+    language_probability: float | None = None
+    translation: str = ""
+    words_note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         o = self.overall.to_dict()
@@ -84,4 +96,9 @@ class EmotionAnalysis:
             "transcript": self.transcript,
             "timeline": [t.to_dict() for t in self.timeline],
             "models": dict(self.models),
+            "language": self.language,
+            "language_probability": (round(float(self.language_probability), 4)
+                                     if self.language_probability is not None else None),
+            "translation": self.translation,
+            "words_note": self.words_note,
         }

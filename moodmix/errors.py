@@ -16,6 +16,7 @@ __all__ = [
     "ModelLoadError",
     "NoTrackFoundError",
     "CatalogError",
+    "UnsupportedLanguageError",
 ]
 
 
@@ -49,3 +50,7 @@ class NoTrackFoundError(MoodmixError):
 
 class CatalogError(MoodmixError):
     """The music catalog could not be opened or a track id does not exist."""
+
+
+class UnsupportedLanguageError(MoodmixError, ValueError):
+    """Text in a language the configured model cannot read (e.g. Russian for the English text model)."""

@@ -72,9 +72,11 @@ def env_setting(name: str, default: str | None = None) -> str | None:
 
 
 def emotion_settings_from_env(voice_model: str | None = None, text_model: str | None = None,
-                              asr_model: str | None = None, fusion: str | None = None) -> "EmotionSettings":
+                              asr_model: str | None = None, fusion: str | None = None,
+                              language_model: str | None = None) -> "EmotionSettings":
     """Emotion model settings from flags, then ``MOODMIX_VOICE_MODEL`` / ``MOODMIX_TEXT_MODEL`` /
-    ``MOODMIX_ASR_MODEL`` / ``MOODMIX_FUSION``, then the shipped defaults. Front ends (CLI, workers) call this."""
+    ``MOODMIX_ASR_MODEL`` / ``MOODMIX_FUSION`` / ``MOODMIX_LANGUAGE_MODEL``, then the shipped defaults. Front ends
+    (CLI, workers) call this."""
     from models.api import EmotionSettings
     from models.fusion import FUSION_METHODS
     from moodmix.errors import MoodmixError
@@ -86,5 +88,6 @@ def emotion_settings_from_env(voice_model: str | None = None, text_model: str | 
         voice_model=voice_model or env_setting("MOODMIX_VOICE_MODEL", "default") or "default",
         text_model=text_model or env_setting("MOODMIX_TEXT_MODEL", "default") or "default",
         asr_model=asr_model or env_setting("MOODMIX_ASR_MODEL", "default") or "default",
+        language_model=language_model or env_setting("MOODMIX_LANGUAGE_MODEL", "base") or "base",
         fusion=method,  # type: ignore[arg-type]
     )

@@ -84,7 +84,7 @@ def emodb_manifest() -> list[dict[str, str]]:
 @pytest.fixture(scope="session")
 def emodb_dir() -> Path:
     if not (EMODB / "manifest.csv").exists():
-        pytest.skip(f"emodb not found at {EMODB}")
+        pytest.skip(f"emodb not found at {EMODB}; set MOODMIX_SHARED_DATA to the folder that holds emodb/")
     return EMODB
 
 

@@ -3,9 +3,12 @@
     moodmix emotions (INPUT... | --text TEXT | --text-file FILE) [--json] [--plot FILE.png]
 
 Models are loaded once for all inputs (flags, then ``MOODMIX_VOICE_MODEL`` / ``MOODMIX_TEXT_MODEL`` /
-``MOODMIX_ASR_MODEL``, then the shipped defaults). With ``--json`` each input (or each line of ``--text-file``)
-prints one JSON object in order, ``{"input": ..., <the report's emotion fields>}``; a bad input prints
-``{"input": ..., "error": "..."}`` and the others still run (exit status 1 if any failed).
+``MOODMIX_ASR_MODEL`` / ``MOODMIX_LANGUAGE_MODEL``, then the shipped defaults). With ``--json`` each input (or each
+line of ``--text-file``) prints one JSON object in order, ``{"input": ..., <the report's emotion fields>}``; a bad
+input prints ``{"input": ..., "error": "..."}`` and the others still run (exit status 1 if any failed).
+
+Speech in any language is heard (see :mod:`models.words`). Typed text that is not English is a bad input while the
+text model is the default English one: the error names the language seen and points to ``--text-model``.
 """
 
 from __future__ import annotations
@@ -27,11 +30,12 @@ __all__ = ["analyse_file", "plot_path", "register", "settings_from_env"]
 
 
 def settings_from_env(voice_model: str | None = None, text_model: str | None = None,
-                      asr_model: str | None = None, fusion: str | None = None) -> EmotionSettings:
+                      asr_model: str | None = None, fusion: str | None = None,
+                      language_model: str | None = None) -> EmotionSettings:
     """An :class:`~models.api.EmotionSettings` from flags, then ``MOODMIX_*_MODEL`` variables, then defaults."""
     from moodmix.settings import emotion_settings_from_env
 
-    return emotion_settings_from_env(voice_model, text_model, asr_model, fusion)
+    return emotion_settings_from_env(voice_model, text_model, asr_model, fusion, language_model)
 
 
 def _decode(path: Path) -> tuple[np.ndarray, int]:
@@ -68,13 +72,22 @@ def plot_path(base: Path, index: int, count: int) -> Path:
 def _summary(name: str, d: dict[str, Any]) -> str:
     labels = d["labels"]
     top = sorted(labels, key=lambda k: -labels[k])
-    flag = "  (neutral: nothing to judge)" if d.get("neutral") else ""
+    flag = ""
+    if d.get("neutral"):  # nothing to judge (no speech, empty text), or matter-of-fact words
+        flag = "  (neutral: nothing to judge)" if d["confidence"] == 0 else "  (neutral: no clear emotion)"
     bars = "  ".join(f"{k} {labels[k]:.2f}" for k in top)
     lines = [f"{name}: {top[0]}{flag}", f"  {bars}",
              f"  valence {d['valence']:+.2f}  arousal {d['arousal']:+.2f}  confidence {d['confidence']:.2f}"]
+    if d.get("language") and d.get("language_probability") is not None:
+        lines.append(f"  language: {d['language']} (probability {d['language_probability']:.2f})")
     if d.get("transcript"):
         t = d["transcript"]
         lines.append(f"  words: {t[:200]}{'…' if len(t) > 200 else ''}")
+    if d.get("translation"):
+        t = d["translation"]
+        lines.append(f"  in English: {t[:200]}{'…' if len(t) > 200 else ''}")
+    if d.get("words_note"):
+        lines.append(f"  note: {d['words_note']}")
     if d.get("timeline"):
         lines.append(f"  timeline: {len(d['timeline'])} speech segments")
     return "\n".join(lines)
@@ -92,8 +105,12 @@ def emotions(
                                            "audio-classification id or path [env MOODMIX_VOICE_MODEL]."),
     text_model: str | None = typer.Option(None, "--text-model", help="'default', 'none', a transformers "
                                           "text-classification id or path [env MOODMIX_TEXT_MODEL]."),
-    asr_model: str | None = typer.Option(None, "--asr-model", help="'default' (tiny.en), 'base', 'none', a "
-                                         "CTranslate2 folder or hub id [env MOODMIX_ASR_MODEL]."),
+    asr_model: str | None = typer.Option(None, "--asr-model", help="English speech → words: 'default' (tiny.en), "
+                                         "'base', 'none', a CTranslate2 folder or hub id [env MOODMIX_ASR_MODEL]."),
+    language_model: str | None = typer.Option(None, "--language-model", help="Detects the spoken language and "
+                                              "translates other languages to English: 'base' (default), a "
+                                              "multilingual Whisper folder or hub id, or 'none' (English only) "
+                                              "[env MOODMIX_LANGUAGE_MODEL]."),
     fusion: str | None = typer.Option(None, "--fusion", help="'weighted' (default) or 'complement' "
                                       "[env MOODMIX_FUSION]."),
 ) -> None:
@@ -105,7 +122,7 @@ def emotions(
     given = sum(bool(x) for x in (inputs, texts, text_file))
     if given != 1:
         raise MoodmixError("give audio/video INPUT files, or --text TEXT, or --text-file FILE (exactly one kind)")
-    settings = settings_from_env(voice_model, text_model, asr_model, fusion)
+    settings = settings_from_env(voice_model, text_model, asr_model, fusion, language_model)
     if text_file is not None:
         try:
             texts = text_file.read_text(encoding="utf-8").splitlines()
@@ -114,8 +131,25 @@ def emotions(
 
     failures = 0
     if texts:
-        ests = analyse_text(texts, settings=settings)  # one batch, one model load
-        for i, (t, est) in enumerate(zip(texts, ests)):
+        from models.api import check_text_language
+
+        refused: dict[int, str] = {}
+        for i, t in enumerate(texts):
+            try:
+                check_text_language(t, settings=settings)
+            except MoodmixError as exc:
+                refused[i] = str(exc)
+        judged = [i for i in range(len(texts)) if i not in refused]
+        ests = dict(zip(judged, analyse_text([texts[i] for i in judged], settings=settings))) if judged else {}
+        for i, t in enumerate(texts):
+            if i in refused:
+                failures += 1
+                if as_json:
+                    typer.echo(json.dumps({"input": t, "error": refused[i]}, ensure_ascii=False))
+                else:
+                    typer.echo(f"moodmix: error: {t[:60]!r}: {refused[i]}", err=True)
+                continue
+            est = ests[i]
             d = est.to_dict()
             if as_json:
                 typer.echo(json.dumps({"input": t, **d}, ensure_ascii=False))
@@ -125,6 +159,8 @@ def emotions(
                 from models.dashboard import plot_dashboard
 
                 plot_dashboard(est, plot_path(plot, i, len(texts)), title=t[:80])
+        if failures:
+            raise typer.Exit(1)
         return
 
     from models.api import load_models

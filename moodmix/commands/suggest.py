@@ -40,12 +40,24 @@ def suggest_for_texts(texts: list[str], *, library: str | None, mood: str | None
                       seed: int | None, exclude_vocals: bool = True) -> list[dict[str, Any]]:
     """Text emotions (one batch) → ``n`` suggestions per text."""
     from library.select import choose_tracks
-    from models.api import analyse_text
+    from models.api import analyse_text, check_text_language
     from moodmix.settings import emotion_settings_from_env
 
-    estimates = analyse_text(texts, settings=emotion_settings_from_env())
+    settings = emotion_settings_from_env()
+    refused: dict[int, str] = {}
+    for i, text in enumerate(texts):
+        try:
+            check_text_language(text, settings=settings)  # not English for the English model: an error, no guess
+        except MoodmixError as exc:
+            refused[i] = str(exc)
+    judged = [i for i in range(len(texts)) if i not in refused]
+    estimates = dict(zip(judged, analyse_text([texts[i] for i in judged], settings=settings))) if judged else {}
     out: list[dict[str, Any]] = []
-    for text, est in zip(texts, estimates):
+    for i, text in enumerate(texts):
+        if i in refused:
+            out.append({"input": text, "error": refused[i]})
+            continue
+        est = estimates[i]
         try:
             choices = choose_tracks(est, library=library, mood=mood, seed=seed, n=n, exclude_vocals=exclude_vocals,
                                     source="text")
