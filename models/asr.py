@@ -549,7 +549,6 @@ def resolve_asr_model(name: str, cache_dir: Path | None = None) -> str:
 
 
 
-@functools.lru_cache(maxsize=4)
 def load_asr(
     name: str = "default",
     *,
@@ -558,7 +557,8 @@ def load_asr(
     cpu_threads: int | None = None,
     cache_dir: Path | None = None,
 ) -> Transcriber:
-    """Load a faster-whisper model once per process (cached by its arguments).
+    """Load a faster-whisper model once per process (cached by its arguments, however they are passed: the
+    transcript and the voice emotion model get the very same model object, and so can share encoder passes).
 
     Parameters
     ----------
@@ -577,6 +577,12 @@ def load_asr(
         The setting could not be resolved or loaded; the message names it.
     """
     setting = (name or "default").strip()
+    return _load_asr(setting, device, compute_type, cpu_threads, cache_dir)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_asr(setting: str, device: str, compute_type: str, cpu_threads: int | None,
+              cache_dir: Path | None) -> Transcriber:
     source = resolve_asr_model(setting, cache_dir)
     threads = cpu_threads if cpu_threads is not None else max(1, min(4, os.cpu_count() or 1))
     offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0", "false", "False")

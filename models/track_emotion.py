@@ -179,4 +179,4 @@ def _voice_model_on_track(audio: np.ndarray, sr: int) -> EmotionEstimate:
     """
     from models.voice_emotion import load_voice_model
 
-    return load_voice_model("default").predict(np.asarray(audio, dtype=np.float32), sr)
+    return load_voice_model("stats").predict(np.asarray(audio, dtype=np.float32), sr)

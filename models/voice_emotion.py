@@ -386,6 +386,16 @@ class ShippedVoiceModel(VoiceEmotionModel):
         return out
 
 
+#: Named voice models: setting → weights file in ``models/data``. ``default`` is ``whisper-tiny+stats``.
+VOICE_SETTINGS: dict[str, str] = {
+    "default": "voice_whisper_tiny_stats.npz",
+    "whisper-tiny+stats": "voice_whisper_tiny_stats.npz",
+    "whisper-tiny": "voice_whisper_tiny.npz",
+    "whisper-base": "voice_whisper_base.npz",
+    "stats": "voice_emotion.npz",
+}
+
+
 @functools.lru_cache(maxsize=8)
 def load_voice_model(name: str = "default") -> VoiceEmotionModel:
     """Load a voice emotion model once per process.
@@ -393,22 +403,275 @@ def load_voice_model(name: str = "default") -> VoiceEmotionModel:
     Parameters
     ----------
     name : str
-        ``"default"`` (shipped EmoDB model), a path to a ``voice_emotion.npz`` produced by the training script,
-        or a transformers audio-classification model (hub id or local directory; see :mod:`models.hub_audio`).
+        ``"default"`` (a head on Whisper tiny.en encoder embeddings + the 82 statistics, trained on EmoDB), one of
+        :data:`VOICE_SETTINGS` (``"whisper-tiny"``, ``"whisper-base"``, ``"stats"``: the previous model), a path to
+        an ``.npz`` produced by a training script, or a transformers audio-classification model (hub id or local
+        directory; see :mod:`models.hub_audio`).
 
     Raises
     ------
     ModelLoadError
         The setting cannot be loaded; the message names it.
     """
-    if name in ("default", "", "emodb"):
-        return ShippedVoiceModel.from_file(DEFAULT_WEIGHTS, setting=name or "default")
-    p = Path(name).expanduser()
+    setting = (name or "default").strip()
+    if setting == "emodb":
+        setting = "stats"
+    if setting in VOICE_SETTINGS:
+        return _load_npz(Path(__file__).resolve().parent / "data" / VOICE_SETTINGS[setting], setting)
+    p = Path(setting).expanduser()
     if p.suffix == ".npz":
         if not p.is_file():
             raise ModelLoadError(f"voice model setting {name!r}: no such file; give 'default', a .npz from "
                                  "the training script, or a transformers audio-classification id/path")
-        return ShippedVoiceModel.from_file(p, setting=name)
+        return _load_npz(p, setting)
     from models.hub_audio import load_hub_audio_model
 
-    return load_hub_audio_model(name)
+    return load_hub_audio_model(setting)
+
+
+def _load_npz(path: Path, setting: str) -> VoiceEmotionModel:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            is_encoder = "encoder" in z.files
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"voice model setting {setting!r}: cannot read weights {path} ({exc}); "
+                             "reinstall moodmix or retrain") from None
+    if is_encoder:
+        return EncoderVoiceModel.from_file(path, setting=setting)
+    return ShippedVoiceModel.from_file(path, setting=setting)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the default since issue 10: a head on the Whisper encoder the ASR already runs
+
+#: Whisper encoder frames: 1500 per 30 s window.
+FRAME_S = 0.02
+#: Speech pieces are laid end to end, with short silences between them, into windows of at most this long:
+#: one Whisper encoder pass each (the ASR transcribes the very same windows, see :mod:`models.api`).
+PACK_MAX_S = 28.0
+PACK_GAP_S = 0.3
+#: The shipped default: a head over the Whisper tiny.en encoder embeddings and the 82 statistics
+#: (``models/training/train_voice_encoder.py``; the best of the compared feature sets by held-out UAR and robustness).
+ENCODER_WEIGHTS = Path(__file__).resolve().parent / "data" / "voice_whisper_tiny_stats.npz"
+#: The previous default (82 statistics), reachable as ``"stats"``.
+STATS_WEIGHTS = DEFAULT_WEIGHTS
+
+
+def pack_pieces(durations_s: Sequence[float], *, max_s: float = PACK_MAX_S,
+                gap_s: float = PACK_GAP_S) -> list[list[tuple[int, float]]]:
+    """Group consecutive pieces into windows of at most ``max_s`` seconds.
+
+    Returns
+    -------
+    list of windows, each a list of ``(piece index, start_s in the window)``; a piece longer than ``max_s``
+    gets a window of its own (the encoder then sees only its first ``max_s``... callers split long pieces first).
+    """
+    windows: list[list[tuple[int, float]]] = []
+    cur: list[tuple[int, float]] = []
+    t = 0.0
+    for i, d in enumerate(durations_s):
+        if cur and t + d > max_s:
+            windows.append(cur)
+            cur, t = [], 0.0
+        cur.append((i, t))
+        t += float(d) + gap_s
+    if cur:
+        windows.append(cur)
+    return windows
+
+
+def window_audio(pieces: Sequence[np.ndarray], window: Sequence[tuple[int, float]],
+                 gap_s: float = PACK_GAP_S) -> np.ndarray:
+    """The 16 kHz audio of one packed window: its pieces end to end with ``gap_s`` of silence after each."""
+    gap = np.zeros(round(gap_s * SR), np.float32)
+    parts: list[np.ndarray] = []
+    for i, start in window:
+        pad = round(start * SR) - sum(p.size for p in parts)
+        if pad > 0:
+            parts.append(np.zeros(pad, np.float32))
+        parts += [np.asarray(pieces[i], np.float32), gap]
+    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+
+class WhisperEncoder:
+    """The encoder half of a loaded faster-whisper model: 16 kHz audio (≤ 30 s) → frames (n, d), 20 ms apart."""
+
+    def __init__(self, whisper_model: object, name: str) -> None:
+        self.model = whisper_model  # a faster_whisper.WhisperModel
+        self.name = name
+
+    def encode(self, audio16k: np.ndarray) -> np.ndarray:
+        """Encoder output for the first 30 s of ``audio16k``: float32 (frames, d) covering the audio (not the padding)."""
+        from faster_whisper.audio import pad_or_trim
+
+        x = np.asarray(audio16k, np.float32)
+        feats = self.model.feature_extractor(x)  # type: ignore[attr-defined]
+        out = np.asarray(self.model.encode(pad_or_trim(feats)))  # type: ignore[attr-defined]
+        n = min(out.shape[1], max(1, int(np.ceil(x.size / SR / FRAME_S))))
+        return np.ascontiguousarray(out[0, :n], dtype=np.float32)
+
+
+def pool_frames(frames: np.ndarray, start_s: float, end_s: float) -> np.ndarray:
+    """Mean and standard deviation over the encoder frames of one piece: (2d,) float32."""
+    a = int(np.floor(start_s / FRAME_S))
+    b = max(a + 2, int(np.ceil(end_s / FRAME_S)))
+    f = frames[a:min(b, frames.shape[0])]
+    if f.shape[0] == 0:
+        f = frames[-2:]
+    return np.concatenate([f.mean(axis=0), f.std(axis=0)]).astype(np.float32)
+
+
+def encode_pieces(encoder: WhisperEncoder, pieces: Sequence[np.ndarray],
+                  known: dict[tuple[int, ...], np.ndarray] | None = None) -> np.ndarray:
+    """Pooled encoder embeddings of 16 kHz pieces, packed into shared windows: (len(pieces), 2d).
+
+    Pieces longer than :data:`PACK_MAX_S` are split and their parts' embeddings averaged by length.
+    ``known`` maps a window's piece indices (as :func:`pack_pieces` groups them) to encoder frames already
+    computed for exactly that window (the ASR's pass); only the other windows are encoded here.
+    """
+    parts: list[np.ndarray] = []
+    owner: list[int] = []
+    step = int(PACK_MAX_S * SR)
+    for i, p in enumerate(pieces):
+        p = np.asarray(p, np.float32)
+        for k in range(0, max(p.size, 1), step):
+            parts.append(p[k:k + step])
+            owner.append(i)
+    pooled = np.zeros((len(parts), 0), np.float32)
+    rows: dict[int, np.ndarray] = {}
+    split = len(parts) != len(pieces)
+    for window in pack_pieces([q.size / SR for q in parts]):
+        frames = None if (split or not known) else known.get(tuple(j for j, _ in window))
+        if frames is None:
+            frames = encoder.encode(window_audio(parts, window))
+        for j, start in window:
+            rows[j] = pool_frames(frames, start, start + parts[j].size / SR)
+    if rows:
+        pooled = np.stack([rows[j] for j in range(len(parts))])
+    out = np.zeros((len(pieces), pooled.shape[1]), np.float32)
+    weight = np.zeros(len(pieces))
+    for j, i in enumerate(owner):
+        w = max(parts[j].size, 1)
+        out[i] += pooled[j] * w
+        weight[i] += w
+    return out / np.maximum(weight, 1)[:, None].astype(np.float32)
+
+
+@dataclass(frozen=True)
+class _OodModel:
+    """How unlike the training voices a feature row is: squared Mahalanobis distance to the (standardised) training
+    features under a Ledoit-Wolf shrunk covariance. ``full``/``zero`` are the median and 99th percentile of that
+    distance for speakers the model never heard (held out in the training's outer folds)."""
+
+    location: np.ndarray  # (F,)
+    precision: np.ndarray  # (F, F)
+    full: float
+    zero: float
+
+    def score(self, z: np.ndarray) -> np.ndarray:
+        d = np.atleast_2d(z) - self.location
+        return np.einsum("ij,jk,ik->i", d, self.precision, d)
+
+    def factor(self, z: np.ndarray) -> np.ndarray:
+        """1 for a voice as close as the median unseen speaker, falling to 0 at their 99th percentile and beyond."""
+        return np.clip((self.zero - self.score(z)) / (self.zero - self.full), 0.0, 1.0)
+
+
+class EncoderVoiceModel(VoiceEmotionModel):
+    """Whisper-encoder embeddings (mean + std over a piece's frames) → standardise → logistic regression.
+
+    The confidence is lowered for voices unlike the training speakers (:class:`_OodModel`), so that a synthetic
+    or unusual voice leaves the decision to the words instead of sounding confidently angry.
+    """
+
+    def __init__(self, encoder: WhisperEncoder, weights: _LinearWeights, ood: _OodModel | None,
+                 use_stats: bool, name: str = "default") -> None:
+        self.encoder = encoder
+        self._w = weights
+        self._ood = ood
+        self.use_stats = use_stats
+        self.name = name
+
+    @classmethod
+    def from_file(cls, path: Path, setting: str = "default") -> EncoderVoiceModel:
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                enc_name = str(z["encoder"])
+                w = _LinearWeights(z["mean"].astype(np.float32), z["scale"].astype(np.float32),
+                                   z["coef"].astype(np.float32), z["intercept"].astype(np.float32),
+                                   tuple(str(c) for c in z["classes"]))
+                ood = None
+                if "ood_precision" in z.files:
+                    ood = _OodModel(z["ood_location"].astype(np.float32), z["ood_precision"].astype(np.float32),
+                                    float(z["ood_full"]), float(z["ood_zero"]))
+                use_stats = bool(z["use_stats"])
+        except (OSError, KeyError, ValueError) as exc:
+            raise ModelLoadError(
+                f"voice model setting {setting!r}: cannot read weights {path} ({exc}); "
+                "retrain with `python -m models.training.train_voice_encoder`") from None
+        from models.asr import load_asr
+
+        # "default" is tiny.en: the same cached model object as the ASR's, so the two can share encoder passes
+        asr = load_asr("default" if enc_name == "tiny.en" else enc_name)
+        return cls(WhisperEncoder(asr.model, enc_name), w, ood, use_stats, name=setting)
+
+    @property
+    def encoder_name(self) -> str:
+        return self.encoder.name
+
+    def features(self, pooled: np.ndarray, pieces: Sequence[np.ndarray] | None = None) -> np.ndarray:
+        """The head's input rows from pooled embeddings (and, for a model trained with them, the 82 statistics)."""
+        if not self.use_stats:
+            return np.asarray(pooled, np.float32)
+        assert pieces is not None
+        stats = [voice_features(p, SR) for p in pieces]
+        st = np.stack([s if s is not None else np.zeros(len(FEATURE_NAMES), np.float32) for s in stats])
+        return np.concatenate([pooled, st], axis=1).astype(np.float32)
+
+    def class_probs(self, feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(class probabilities (N, C), OOD confidence factor (N,)) for feature rows."""
+        z = (np.atleast_2d(feats) - self._w.mean) / self._w.scale
+        logits = z @ self._w.coef.T + self._w.intercept
+        logits -= logits.max(axis=1, keepdims=True)
+        e = np.exp(logits)
+        factor = self._ood.factor(z) if self._ood is not None else np.ones(z.shape[0])
+        return e / e.sum(axis=1, keepdims=True), factor
+
+    def ood_scores(self, feats: np.ndarray) -> np.ndarray:
+        """Out-of-domain distance in units of the median unseen training speaker's (1 = typical, larger = further)."""
+        z = (np.atleast_2d(feats) - self._w.mean) / self._w.scale
+        return self._ood.score(z) / self._ood.full if self._ood is not None else np.ones(z.shape[0])
+
+    def estimates(self, pooled: np.ndarray, pieces: Sequence[np.ndarray]) -> list[EmotionEstimate]:
+        """Estimates from pooled encoder embeddings of 16 kHz pieces (the ASR's shared encoder pass)."""
+        out: list[EmotionEstimate] = [neutral_estimate() for _ in pieces]
+        live = [i for i, p in enumerate(pieces) if _active_s(p) >= MIN_ACTIVE_S]
+        if not live:
+            return out
+        probs, factor = self.class_probs(self.features(pooled[live], [pieces[i] for i in live]))
+        for k, i in enumerate(live):
+            e = estimate_from_class_probs(probs[k], self._w.classes)
+            out[i] = EmotionEstimate(e.labels, e.valence, e.arousal, float(e.confidence * factor[k]))
+        return out
+
+    def predict_many(self, chunks: Sequence[np.ndarray], sr: int,
+                     known: dict[tuple[int, ...], np.ndarray] | None = None) -> list[EmotionEstimate]:
+        """Judge stretches of speech, packed into shared encoder windows.
+
+        ``known``: encoder frames the ASR already computed for some of those windows (see :func:`encode_pieces`).
+        """
+        pieces = [_as_mono16k(c, sr) for c in chunks]
+        if not pieces:
+            return []
+        return self.estimates(encode_pieces(self.encoder, pieces, known), pieces)
+
+
+def _active_s(x: np.ndarray) -> float:
+    """Seconds of frames within 40 dB of the loudest 10 ms frame (0 for digital silence)."""
+    if x.size < _WIN:
+        return 0.0
+    rms = np.sqrt(np.mean(_frames(np.asarray(x, np.float32), _WIN, _HOP).astype(np.float64) ** 2, axis=1))
+    peak = rms.max()
+    if peak <= 1e-7:
+        return 0.0
+    return float(np.sum(rms > peak * 10 ** (-_ACTIVE_DB / 20)) * _HOP / SR)

@@ -38,6 +38,7 @@ def test_voice_only_pass_on_real_speech(emodb_speech) -> None:
     d = res.to_dict()
     assert set(d["labels"]) == set(LABELS)
     assert {"valence", "arousal", "confidence", "sources", "transcript", "timeline"} <= set(d)
+    assert d["language"] == "" and d["language_probability"] is None and d["translation"] == ""  # no words heard
     t0 = d["timeline"][0]
     assert {"start", "end", "labels", "valence", "arousal"} <= set(t0)
     json.dumps(d)  # serialisable as is
@@ -91,13 +92,13 @@ def test_bad_audio_is_refused() -> None:
 def test_models_are_loaded_once_per_process() -> None:
     a = load_models(EmotionSettings())
     b = load_models(EmotionSettings())
-    assert a.keys() == {"voice", "text", "asr"}
+    assert a.keys() == {"voice", "text", "asr", "language"}  # language: base, which detects and translates
     assert all(a[k] is b[k] for k in a)
 
 
 @pytest.mark.model
 @pytest.mark.slow
-def test_full_pass_offline_in_a_fresh_process(tmp_path: Path) -> None:
+def test_full_pass_offline_in_a_fresh_process(emodb_dir: Path, tmp_path: Path) -> None:
     """Defaults load with the hub switched off: voice + Whisper + text on real speech, and typed text."""
     script = r"""
 import json, sys
@@ -120,7 +121,8 @@ print(json.dumps({"analysis": res.to_dict(), "text": [e.to_dict() for e in txt]}
     assert out.returncode == 0, out.stderr[-2000:]
     d = json.loads(out.stdout.strip().splitlines()[-1])
     a = d["analysis"]
-    assert a["models"] == {"voice": "default", "text": "default", "asr": "default"}
+    assert a["models"] == {"voice": "default", "text": "default", "asr": "default", "language": "base"}
+    assert a["language"] == "de" and a["translation"].strip()  # EmoDB speaks German: translated for the text model
     assert len(a["timeline"]) == 3 and a["transcript"].strip()
     assert a["sources"]["voice"] and a["sources"]["text"]
     love, fear, empty = d["text"]
@@ -143,10 +145,10 @@ def test_dashboard_draws_speech_text_and_no_speech(emodb_speech, tmp_path: Path)
 
 def test_words_go_back_to_their_speech_piece_across_asr_blocks(monkeypatch) -> None:
     """Only speech is transcribed (pieces laid end to end); each word returns to the piece it was spoken in."""
-    import models.api as api
+    from models import words
     from models.asr import Transcript, TranscriptSegment, Word
 
-    monkeypatch.setattr(api, "_ASR_BLOCK_S", 7.0)  # force several blocks
+    monkeypatch.setattr(words, "_ASR_BLOCK_S", 7.0)  # force several blocks
     sr = 16000
     pieces = [(1.0, 3.0), (10.0, 12.0), (20.0, 23.0), (30.0, 31.0)]
     x = np.zeros(40 * sr, np.float32)
@@ -154,10 +156,12 @@ def test_words_go_back_to_their_speech_piece_across_asr_blocks(monkeypatch) -> N
         x[int(a * sr):int(b * sr)] = 0.1 * (k + 1)
     calls: list[float] = []
 
-    class FakeAsr:
-        def transcribe(self, audio: np.ndarray, sr: int) -> Transcript:
+    class FakeAsr:  # English-only, as tiny.en: no language detection without a language model
+        name, multilingual = "fake", False
+
+        def transcribe(self, audio: np.ndarray, sr: int, **_: object) -> Transcript:
             calls.append(audio.size / sr)
-            words, t = [], 0.0
+            words = []
             level = np.round(np.abs(audio) * 10).astype(int)
             edges = np.flatnonzero(np.diff(np.r_[0, level, 0]) != 0)
             for s, e in zip(edges[:-1], edges[1:]):
@@ -166,8 +170,49 @@ def test_words_go_back_to_their_speech_piece_across_asr_blocks(monkeypatch) -> N
             seg = TranscriptSegment(0.0, audio.size / sr, " ".join(w.word for w in words), tuple(words))
             return Transcript(seg.text, (seg,), "en")
 
-    text, per_piece = api._transcribe_pieces(FakeAsr(), x, pieces)
-    assert per_piece == ["w1", "w2", "w3", "w4"]
+    heard = words.hear_words(x, pieces, asr=FakeAsr())  # type: ignore[arg-type]
+    assert heard.texts == ("w1", "w2", "w3", "w4")
     assert len(calls) >= 2 and max(calls) <= 7.0 + 0.3 * 2  # blocks of compacted speech, not the whole input
     assert sum(calls) < 12.0  # 8 s of speech + gaps, never the 40 s input
-    assert text.split() == ["w1", "w2", "w3", "w4"]
+    assert heard.transcript.split() == ["w1", "w2", "w3", "w4"]
+    assert heard.language == "en" and heard.language_probability is None  # assumed, not detected
+    assert heard.translation == "" and heard.note == ""
+
+
+@pytest.mark.model
+def test_voice_model_reads_the_transcripts_encoder_pass(monkeypatch, tmp_path: Path) -> None:
+    """English speech: Whisper tiny.en encodes each window once, for the words and the voice model together."""
+    import shutil
+
+    import soundfile as sf
+
+    from models import voice_emotion
+    from models.voice_emotion import load_voice_model
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed (scripts/services.sh installs it)")
+    wav = tmp_path / "s.wav"
+    script = ("Hello everyone, thank you for watching. Today we are going to cook a simple dinner together, "
+              "and I am so happy to see all of you here tonight.")
+    subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(wav), script], check=True, capture_output=True)
+    y, sr = sf.read(wav, dtype="float32")
+    audio = np.concatenate([y, np.zeros(sr, np.float32), y])[None]
+    n = len(y) / sr
+    segs = [(0.0, n), (n + 1.0, 2 * n + 1.0)]
+    own_calls: list[int] = []
+    real = voice_emotion.WhisperEncoder.encode
+    monkeypatch.setattr(voice_emotion.WhisperEncoder, "encode",
+                        lambda self, a: own_calls.append(1) or real(self, a))
+    settings = EmotionSettings(language_model="none")  # tiny.en for the words: the voice model's own encoder
+    res = analyse_speech(audio, sr, segs, settings=settings)
+    assert res.transcript.lower().count("dinner") == 2
+    assert own_calls == []  # every window's frames came from the transcript's pass
+    separate = load_voice_model("default").predict_many([audio[0, int(a * sr):int(b * sr)] for a, b in segs], sr)
+    assert len(own_calls) >= 1  # the voice model alone encodes for itself
+    from models.fusion import overall
+
+    alone = overall([(b - a, e) for (a, b), e in zip(segs, separate)])
+    voice = res.sources["voice"]
+    assert voice is not None and voice.top() == alone.top()
+    assert voice.arousal == pytest.approx(alone.arousal, abs=0.05)
+    assert voice.confidence == pytest.approx(alone.confidence, abs=0.05)

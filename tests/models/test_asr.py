@@ -190,7 +190,7 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.model
 def test_default_model_loads_and_runs_with_the_network_blocked(no_network) -> None:
-    model = load_asr.__wrapped__("default")  # bypass the per-process cache: really load it again
+    model = asr._load_asr.__wrapped__("default", "cpu", "int8", None, None)  # bypass the per-process cache
     assert model.transcribe(np.zeros(16000, np.float32), 16000).text == ""
 
 

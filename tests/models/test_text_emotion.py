@@ -1,4 +1,5 @@
-"""Text → emotion: the shipped MiniLM + GoEmotions head, and the transformers route with tiny local models."""
+"""Text → emotion: the shipped fine-tuned MiniLM, the previous embedding head, and the transformers route with tiny
+local models."""
 
 from __future__ import annotations
 
@@ -10,8 +11,12 @@ import numpy as np
 import pytest
 
 from models.text_emotion import (
+    CLASSES,
     GOEMOTIONS_TO_SIX,
     HEAD_PATH,
+    TEXT_MODEL_META,
+    TEXT_MODEL_PATH,
+    FineTunedTextModel,
     estimate_from_scores,
     load_text_model,
 )
@@ -113,7 +118,8 @@ def test_shipped_head_is_small_plain_arrays_in_label_order() -> None:
         assert z["coef"].shape == (6, 384) and z["neutral_coef"].shape == (384,)
         assert sorted(str(x) for x in z["labels"]) == sorted(LABELS)
     meta = json.loads(HEAD_PATH.with_suffix(".json").read_text())
-    assert meta["test"]["macro_f1"] > 0.4 and meta["goemotions_to_six"] == GOEMOTIONS_TO_SIX
+    # the first release's map (admiration → love, gratitude → joy): the head's figures were taken with it
+    assert meta["test"]["macro_f1"] > 0.4 and set(meta["goemotions_to_six"]) == set(GOEMOTIONS_TO_SIX)
 
 
 def test_goemotions_map_covers_all_27_labels_onto_the_six() -> None:
@@ -191,7 +197,7 @@ def test_tiny_model_with_neutral_and_other_label_sets(tmp_path: Path) -> None:
     assert est.confidence < 0.2
     assert abs(est.valence) < 0.2
     # GoEmotions names, multi-label head (sigmoid).
-    go = ["admiration", "amusement", "grief", "nervousness", "neutral"]
+    go = ["admiration", "caring", "grief", "nervousness", "neutral"]
     model = load_text_model(str(_tiny_bert(tmp_path / "go", go, bias={"grief": 6.0}, multi_label=True)))
     assert model.predict(["i love you"])[0].top() == "sadness"
 
@@ -232,3 +238,93 @@ def test_default_model_loads_and_runs_with_the_network_blocked(monkeypatch: pyte
     monkeypatch.setattr(socket, "create_connection", refuse)
     model = load_text_model.__wrapped__("default")  # bypass the per-process cache: really load it again
     assert model.predict([CLEAR["fear"][0]])[0].top() == "fear"
+
+
+CHECK_SET = Path(__file__).resolve().parents[1] / "data" / "text_emotion_check.tsv"
+
+
+def _check_rows() -> list[tuple[str, str, str]]:
+    lines = CHECK_SET.read_text(encoding="utf-8").splitlines()
+    assert lines[0].split("\t") == ["label", "kind", "text"]
+    return [tuple(line.split("\t")) for line in lines[1:] if line.strip()]  # type: ignore[misc]
+
+
+def test_check_set_is_large_and_balanced() -> None:
+    rows = _check_rows()
+    for label in LABELS:
+        assert sum(1 for lab, kind, _ in rows if lab == label and kind == "plain") >= 25
+    assert sum(1 for lab, _, _ in rows if lab == "neutral") >= 25
+    assert {kind for _, kind, _ in rows} == {"plain", "negation", "intensity"}
+    assert len({t for _, _, t in rows}) == len(rows)  # no duplicates
+
+
+@pytest.mark.model
+def test_check_set_top_label_is_right_for_most(default_model) -> None:
+    """Plain creator-language sentences written here (never trained on): the top label is right for most.
+
+    Measured 0.885 with the shipped model (benchmarks/eval_text_emotion.py); the goal is 0.90 and not met yet
+    (love, warmth towards someone, is still read as joy in 4 of 29). This guards against falling back.
+    """
+    rows = [r for r in _check_rows() if r[0] != "neutral"]
+    ests = default_model.predict([t for _, _, t in rows])
+    wrong = [(lab, e.top(), t) for (lab, _, t), e in zip(rows, ests) if e.top() != lab]
+    assert 1 - len(wrong) / len(rows) >= 0.85, wrong
+    # negation and intensity are part of it, and are not left to chance either
+    for kind in ("negation", "intensity"):
+        sub = [(lab, e.top()) for (lab, k, _), e in zip(rows, ests) if k == kind]
+        assert sum(a == b for a, b in sub) / len(sub) >= 0.75, (kind, sub)
+
+
+@pytest.mark.model
+def test_matter_of_fact_sentences_are_flagged_neutral(default_model) -> None:
+    rows = [r for r in _check_rows() if r[0] == "neutral"]
+    ests = default_model.predict([t for _, _, t in rows])
+    flagged = [e.neutral for e in ests]
+    assert sum(flagged) / len(flagged) >= 0.8, [(t, round(e.confidence, 2)) for (_, _, t), e in zip(rows, ests)]
+    three = default_model.predict(["The meeting is at three o'clock."])[0]
+    assert three.neutral and three.confidence < 0.3
+
+
+@pytest.mark.model
+def test_issue_examples_are_heard_right(default_model) -> None:
+    angry, won, unhappy, furious = default_model.predict([
+        "I am so angry, they lied to me again", "We won the championship", "I'm not happy at all",
+        "I am absolutely furious"])
+    assert angry.top() == "anger" and not angry.neutral
+    assert won.top() == "joy" and won.valence > 0.3
+    assert unhappy.top() in ("sadness", "anger") and unhappy.valence < 0
+    assert furious.top() == "anger" and furious.confidence > 0.5
+
+
+def test_shipped_fine_tuned_model_is_small_checksummed_and_names_its_data() -> None:
+    assert TEXT_MODEL_PATH.stat().st_size < 12_000_000  # the trained top layers + head only, float16
+    meta = json.loads(TEXT_MODEL_META.read_text())
+    assert meta["classes"] == list(CLASSES) and CLASSES[-1] == "neutral"
+    assert "GoEmotions" in meta["training_data"]
+    assert len(meta["weights_sha256"]) == 64 and len(meta["base_sha256"]) == 64
+    assert meta["test"]["accuracy"] >= 0.70 and meta["test"]["macro_f1"] >= 0.65
+    from safetensors import safe_open
+
+    with safe_open(str(TEXT_MODEL_PATH), framework="pt") as f:
+        keys = set(f.keys())
+    assert {"head.weight", "head.bias"} <= keys
+    assert all(k.startswith(("encoder.layer.", "head.")) for k in keys)
+    assert not any(k.startswith("embeddings") for k in keys)  # the base ships in its own package
+
+
+@pytest.mark.model
+def test_damaged_weights_are_refused_by_checksum(tmp_path: Path) -> None:
+    bad = tmp_path / "text_model.safetensors"
+    data = bytearray(TEXT_MODEL_PATH.read_bytes())
+    data[-100] ^= 0xFF
+    bad.write_bytes(bytes(data))
+    meta = json.loads(TEXT_MODEL_META.read_text())
+    with pytest.raises(ModelLoadError, match="SHA-256"):
+        FineTunedTextModel.from_files(bad, meta)
+
+
+@pytest.mark.model
+def test_previous_embedding_head_stays_reachable() -> None:
+    model = load_text_model("minilm-head")
+    assert model.name == "minilm-head"
+    assert model.predict([CLEAR["sadness"][0]])[0].top() == "sadness"

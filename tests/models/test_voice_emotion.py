@@ -1,4 +1,5 @@
-"""The shipped voice emotion model: level invariance, real EmoDB behaviour, errors, the weights file."""
+"""The voice emotion models: the default head on the Whisper encoder (real EmoDB behaviour, out-of-domain voices,
+packing) and the previous 82-statistic model (exact level invariance), errors, the weights files."""
 
 from __future__ import annotations
 
@@ -12,10 +13,16 @@ from models.types import LABELS
 from models.voice_emotion import (
     DEFAULT_WEIGHTS,
     EMODB_CLASSES,
+    ENCODER_WEIGHTS,
     FEATURE_NAMES,
+    PACK_GAP_S,
+    SR,
+    EncoderVoiceModel,
     estimate_from_class_probs,
     load_voice_model,
+    pack_pieces,
     voice_features,
+    window_audio,
 )
 from moodmix.errors import InvalidAudioError, ModelLoadError
 from tests.conftest import emodb_manifest
@@ -35,13 +42,13 @@ def test_weights_are_small_plain_arrays_matching_the_features() -> None:
 
 
 @pytest.mark.parametrize("gain_db", [-30.0, -12.0, 6.0, 12.0])
-def test_features_and_prediction_are_level_invariant(emodb_dir: Path, gain_db: float) -> None:
+def test_statistics_and_their_prediction_are_level_invariant(emodb_dir: Path, gain_db: float) -> None:
     audio, sr = _clip(emodb_dir, "anger")
     g = np.float32(10 ** (gain_db / 20))
     f0, f1 = voice_features(audio, sr), voice_features(audio * g, sr)
     assert f0 is not None and f1 is not None
     np.testing.assert_allclose(f1, f0, rtol=1e-3, atol=1e-2)
-    model = load_voice_model("default")
+    model = load_voice_model("stats")
     e0, e1 = model.predict(audio, sr), model.predict(audio * g, sr)
     assert e1.top() == e0.top()
     for k in LABELS:
@@ -83,8 +90,8 @@ def test_angry_voice_is_aroused_and_sad_voice_is_not(emodb_dir: Path) -> None:
 
 
 @pytest.mark.slow
-def test_training_recipe_generalises_to_an_unseen_speaker(emodb_dir: Path) -> None:
-    """Train on nine speakers with the training script's recipe, judge the tenth's high/low arousal clips."""
+def test_statistics_recipe_generalises_to_an_unseen_speaker(emodb_dir: Path) -> None:
+    """Train on nine speakers with the 82-statistic recipe, judge the tenth's high/low arousal clips."""
     from models.training.train_voice_emotion import AROUSAL_HIGH, fit_final, load_emodb_features
     from models.voice_emotion import ShippedVoiceModel, _LinearWeights
 
@@ -144,3 +151,81 @@ def test_unloadable_weights_name_the_setting(tmp_path: Path) -> None:
     np.savez(bad, coef=np.zeros(3))
     with pytest.raises(ModelLoadError, match="bad.npz"):
         load_voice_model(str(bad))
+
+
+@pytest.mark.parametrize("gain_db", [-20.0, -6.0, 12.0])
+def test_default_model_holds_its_judgement_across_levels(emodb_dir: Path, gain_db: float) -> None:
+    """Whisper's log-mel is not level-invariant by construction; the head was trained over ±20 dB."""
+    model = load_voice_model("default")
+    for emotion in ("anger", "sadness"):
+        audio, sr = _clip(emodb_dir, emotion)
+        e0 = model.predict(audio, sr)
+        e1 = model.predict(audio * np.float32(10 ** (gain_db / 20)), sr)
+        assert e1.top() == e0.top()
+        assert e1.arousal == pytest.approx(e0.arousal, abs=0.2)
+
+
+def test_default_is_the_whisper_encoder_head_and_the_others_stay_reachable() -> None:
+    assert isinstance(load_voice_model("default"), EncoderVoiceModel)
+    assert load_voice_model("default").encoder_name == "tiny.en"
+    assert load_voice_model("stats").name == "stats"
+    for setting in ("whisper-base", "whisper-tiny"):
+        assert isinstance(load_voice_model(setting), EncoderVoiceModel)
+    assert load_voice_model("default").use_stats and not load_voice_model("whisper-tiny").use_stats
+    assert ENCODER_WEIGHTS.stat().st_size < 2_000_000
+    with np.load(ENCODER_WEIGHTS, allow_pickle=False) as z:
+        assert "EmoDB" in str(z["training_data"])
+        assert z["coef"].shape == (len(EMODB_CLASSES), 768 + len(FEATURE_NAMES))
+        assert z["ood_precision"].shape == (768 + len(FEATURE_NAMES),) * 2
+
+
+def test_pieces_are_packed_into_windows_in_order() -> None:
+    windows = pack_pieces([10.0, 10.0, 10.0, 2.0, 30.0, 1.0])
+    assert [[i for i, _ in w] for w in windows] == [[0, 1], [2, 3], [4], [5]]
+    assert windows[0][1][1] == pytest.approx(10.0 + PACK_GAP_S)
+    pieces = [np.full(int(d * SR), k + 1, np.float32) for k, d in enumerate([1.0, 0.5])]
+    audio = window_audio(pieces, [(0, 0.0), (1, 1.0 + PACK_GAP_S)])
+    assert audio.size == int((1.5 + 2 * PACK_GAP_S) * SR)
+    assert audio[int(0.5 * SR)] == 1 and audio[int(1.1 * SR)] == 0 and audio[int((1.0 + PACK_GAP_S + 0.1) * SR)] == 2
+
+
+def test_packed_pieces_are_judged_like_single_ones(emodb_dir: Path) -> None:
+    """Packing six clips into one window (as the emotion pass does) keeps each clip's own judgement."""
+    model = load_voice_model("default")
+    clips = [_clip(emodb_dir, e, "10") for e in ("anger", "sadness", "happiness", "anger", "boredom", "sadness")]
+    together = model.predict_many([a for a, _ in clips], clips[0][1])
+    alone = [model.predict(a, sr) for a, sr in clips]
+    assert sum(t.top() == a.top() for t, a in zip(together, alone)) >= 5
+    assert together[0].arousal > 0.2 > together[1].arousal
+
+
+ESPEAK_SCRIPTS = {
+    "happy": "Hello everyone! I am so happy you are here today, this is going to be a wonderful show.",
+    "sad": "I miss my old friend so much. Everything feels grey and empty since he left.",
+    "angry": "I am furious! They lied to me again and I will not accept it any more!",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("voice", ["en-us", "en-gb+f3", "en+m3", "de"])
+def test_synthetic_voices_never_sound_confidently_angry(tmp_path: Path, voice: str) -> None:
+    """espeak-ng speech is unlike any trained voice: low confidence or another label, so the words decide."""
+    import shutil
+    import subprocess
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed (scripts/services.sh installs it)")
+    model = load_voice_model("default")
+    for name, text in ESPEAK_SCRIPTS.items():
+        wav = tmp_path / f"{name}.wav"
+        subprocess.run(["espeak-ng", "-v", voice, "-w", str(wav), text], check=True, capture_output=True)
+        audio, sr = sf.read(wav, dtype="float32")
+        est = model.predict(audio[None, :], sr)
+        assert est.confidence <= 0.3 or est.top() != "anger", (voice, name, est)
+
+
+def test_emodb_voices_keep_their_confidence(emodb_dir: Path) -> None:
+    """The out-of-domain measure does not mute the voices the model knows."""
+    model = load_voice_model("default")
+    confs = [model.predict(*_clip(emodb_dir, "anger", spk)).confidence for spk in ("03", "08", "15")]
+    assert np.median(confs) > 0.4

@@ -114,3 +114,20 @@ def test_voice_inputs_with_a_bad_one(capsys, music_folder, tmp_path, emodb_speec
     assert objs[0]["input"].endswith("missing.wav") and "error" in objs[0]
     assert objs[1]["input"] == str(voice) and len(objs[1]["suggestions"]) == 3
     assert objs[1]["emotion"]["sources"]["voice"]
+
+
+@pytest.mark.slow
+def test_the_cheerful_demo_sample_gets_a_bright_lively_track(capsys: pytest.CaptureFixture[str]) -> None:
+    """samples/voice.flac is espeak-ng: its voice is unlike any trained voice, so its happy words decide the mood,
+    and the built-in library's pick is a happy or energetic track (not an intense, dark one)."""
+    sample = Path(__file__).resolve().parents[2] / "samples" / "voice.flac"
+    with pytest.raises(SystemExit) as done:
+        main(["suggest", str(sample), "--json", "-n", "3"])
+    assert done.value.code in (0, None)
+    obj = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    emotion = obj["emotion"]
+    assert max(emotion["labels"], key=emotion["labels"].get) in ("joy", "love")
+    assert emotion["valence"] > 0.3
+    assert emotion["sources"]["voice"]["confidence"] < 0.3  # the synthetic voice leaves it to the words
+    top = obj["suggestions"][0]
+    assert any(f"/{mood}/" in top["path"] for mood in ("happy", "energetic")), top["path"]
