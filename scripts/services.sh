@@ -6,8 +6,9 @@ set -euo pipefail
 apt_install() {
   if command -v apt-get >/dev/null 2>&1; then
     local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
-    $sudo apt-get update -qq >/dev/null 2>&1 || true
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+    # another apt/dpkg run (unattended upgrades, a parallel set-up) may hold the lock: wait up to 5 min for it
+    $sudo apt-get -o DPkg::Lock::Timeout=300 update -qq >/dev/null 2>&1 || true
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=300 install -y -qq "$@" >/dev/null
   else
     echo "moodmix: cannot install $* (no apt-get); install it yourself" >&2
   fi
