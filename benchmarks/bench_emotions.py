@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--voice-model", default="default", help="voice model setting (e.g. 'stats' to compare)")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "out" / "bench_emotions.json")
     args = ap.parse_args(argv)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
 
     audio = build_input(args.minutes)
     duration_s = audio.shape[1] / SR
-    settings = EmotionSettings()
+    settings = EmotionSettings(voice_model=args.voice_model)
     t0 = time.perf_counter()
     load_models(settings)
     load_s = time.perf_counter() - t0
