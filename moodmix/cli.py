@@ -6,14 +6,20 @@ Each command group lives in :mod:`moodmix.commands` and registers itself here. A
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
 
-try:  # typer >= 0.29 vendors its own click; older typer uses the click package
-    from typer._click import exceptions as _click_exc  # type: ignore[attr-defined]
+# Only typer's public names: typer >= 0.29 vendors its own click, whose exceptions derive from
+# typer.TyperException (usage errors carry .show() and .exit_code); typer.Abort is Ctrl-C at a prompt.
+_USAGE_ERRORS: tuple[type[BaseException], ...] = (getattr(typer, "TyperException", Exception),)
+try:  # typer < 0.29 raises the click package's exceptions
+    import click
+
+    _USAGE_ERRORS += (click.ClickException,)
 except ImportError:  # pragma: no cover
-    from click import exceptions as _click_exc
+    pass
 
 from moodmix.errors import MoodmixError
 
@@ -51,12 +57,19 @@ def main(argv: list[str] | None = None) -> None:
     except MoodmixError as exc:
         typer.echo(f"moodmix: error: {exc}", err=True)
         sys.exit(1)
-    except _click_exc.ClickException as exc:  # usage errors: one line, exit 2
-        exc.show()
-        sys.exit(exc.exit_code)
-    except (_click_exc.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):
         typer.echo("moodmix: interrupted", err=True)
         sys.exit(130)
+    except _USAGE_ERRORS as exc:  # usage errors: one line, exit 2
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            typer.echo(f"moodmix: error: {exc}", err=True)
+        sys.exit(int(getattr(exc, "exit_code", 2)))
+    except BrokenPipeError:  # `moodmix --help | head -1`: the reader left; say nothing more (Python's docs recipe)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
     except OSError as exc:  # disk full, permission denied...: still one line
         typer.echo(f"moodmix: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
         sys.exit(1)

@@ -145,3 +145,23 @@ def test_console_script_end_to_end(tmp_path, voice_file, music_track):
     assert set(rep["timings_s"]) >= {"decode", "vad", "select", "mix", "render", "total"}
     assert (tmp_path / "stems" / "voice.wav").exists() and (tmp_path / "stems" / "music.wav").exists()
     assert sha256(voice_file) == digest
+
+
+@pytest.mark.parametrize("case", ["help piped to head", "output under a file", "usage error"])
+def test_errors_reaching_the_cli_print_no_traceback(tmp_path: Path, case: str) -> None:
+    """Regression: the CLI caught typer._click.exceptions.Abort, which typer 0.29 does not have, so every error that
+    reached that clause (a closed pipe, an OSError) ended in a 49-line AttributeError traceback."""
+    cmd = f"{sys.executable} -m moodmix"
+    if case == "help piped to head":
+        line, want = f"{cmd} --help | head -1", None
+    elif case == "output under a file":
+        (tmp_path / "f").touch()
+        line, want = (f"{cmd} mix samples/voice.flac -o {tmp_path / 'f' / 'x.wav'} --no-emotion --mood calm", 1)
+    else:
+        line, want = f"{cmd} mix --bogus", 2
+    out = subprocess.run(["bash", "-c", line], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+                         check=False)
+    assert "Traceback" not in out.stderr and "AttributeError" not in out.stderr, out.stderr[-2000:]
+    if want is not None:
+        assert out.returncode == want
+        assert len(out.stderr.strip().splitlines()) <= 6
