@@ -22,8 +22,9 @@ RUN apt-get update \
 WORKDIR /app
 
 # torch first, from the CPU-only index (the default index would pull gigabytes of CUDA libraries);
-# constraints.txt pins the same version for everything that depends on it.
-COPY constraints.txt ./
+# constraints.txt pins the same version for everything that depends on it; constraints.lock pins the rest to
+# the versions the tests passed with (scripts/lock.sh).
+COPY constraints.txt constraints.lock ./
 RUN pip install ${TORCH_PIP_ARGS} -c constraints.txt torch
 
 # The package with its default models: the emotion heads, music model and clusters ship in models/data and
@@ -34,7 +35,7 @@ COPY mixer ./mixer
 COPY models ./models
 COPY library ./library
 COPY workers ./workers
-RUN pip install -c constraints.txt . \
+RUN pip install -c constraints.txt -c constraints.lock . \
  && python -c "import mixer.ffmpeg, models.api, library.select, workers.api; print('moodmix installed')"
 
 RUN useradd --create-home --uid 10001 moodmix \
