@@ -2,6 +2,11 @@
 
 Order of operations (and why):
 
+0. With ``settings.leveller`` (the default of every preset), the voice is first levelled by :mod:`mixer.leveller`:
+   a slow, speech-gated rider brings its phrases toward one level within a bounded range and a gentle look-ahead
+   compressor takes the peaks that remain, so a voice that swings from whisper to shout reaches the limiter at
+   an even level. One gain curve per limiter hop, applied to the voice stem (the stems still sum to the
+   pre-limiter mix).
 1. Voice and bed are levelled *separately* to integrated loudness (ITU-R BS.1770-4): the voice to the target, the
    bed to ``bed_db`` under it (its level in pauses).
 2. The bed is ducked by the curve of :mod:`mixer.ducking` (depth follows the voice's short-term loudness).
@@ -28,6 +33,7 @@ import numpy as np
 
 from mixer._validate import check_audio, check_sr
 from mixer.ducking import duck_depth_db, duck_envelope, interpolate_curve, speech_mask
+from mixer.leveller import LevellerSettings, compressor_gain, leveller_for, rider_gain_db
 from mixer.limiter import limiter_gain
 from mixer.loudness import (
     integrated_from_hop_power,
@@ -81,6 +87,9 @@ class MixSettings:
         True-peak limiter timing (it recovers 12 dB per ``limiter_release_ms``).
     block_s : float
         Processing block length.
+    leveller : LevellerSettings or None
+        The voice leveller (:mod:`mixer.leveller`): a speech-gated rider and gentle compression before the mix.
+        None: the voice gets one integrated gain (the behaviour before the leveller).
     """
 
     depth_db: float = 18.0
@@ -97,15 +106,18 @@ class MixSettings:
     limiter_lookahead_ms: float = 5.0
     limiter_release_ms: float = 150.0
     block_s: float = 1.0
+    leveller: LevellerSettings | None = None
 
     @classmethod
     def for_preset(cls, preset: str, **changes: object) -> MixSettings:
-        """Settings of a named preset (``podcast``, ``vlog``, ``clear``), with ``changes`` applied."""
+        """Settings of a named preset (``podcast``, ``vlog``, ``clear``: depth and leveller), with ``changes``
+        applied."""
         if preset not in DEPTH_PRESETS:
             raise InvalidAudioError(
                 f"unknown preset {preset!r}; expected one of {', '.join(DEPTH_PRESETS)}"
             )
-        return replace(cls(depth_db=DEPTH_PRESETS[preset]), **changes)  # type: ignore[arg-type]
+        base = cls(depth_db=DEPTH_PRESETS[preset], leveller=leveller_for("auto", preset))
+        return replace(base, **changes)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -158,6 +170,10 @@ class MixPlan:
     speech_to_music_db: float
     duck_db: float
     predicted_lufs: float
+    voice_curve: np.ndarray | None = None  # linear per limiter boundary: the leveller (rider x compressor)
+    leveller_range_db: tuple[float, float] | None = None  # the rider's lowest and highest gain under speech
+    limiter_gr_p99_db: float = 0.0  # the final limiter's gain reduction, 99th percentile over sounding hops
+    limiter_gr_max_db: float = 0.0
 
     def render_block(
         self,
@@ -188,6 +204,8 @@ class MixPlan:
             out = (np.empty((2, n), np.float32), np.empty((2, n), np.float32), np.empty((2, n), np.float32))
         mix, v, m = out
         np.multiply(_stereo(voice_block), np.float32(self.voice_gain), out=v)
+        if self.voice_curve is not None:
+            v *= interpolate_curve(self.voice_curve, self.lim_hop, i0, i1)
         duck = interpolate_curve(self.duck_gain, self.ctl_hop, i0, i1)
         duck *= np.float32(self.music_gain)
         np.multiply(_stereo(bed_block), duck, out=m)
@@ -288,15 +306,47 @@ def plan_mix(
     n_lim = -(-n // lim_hop)
 
     # Pass 1: K-weighted power per control hop of the voice and of the bed (as they will be heard: stereo).
+    # With the leveller, also the voice's sample peak per limiter hop (for its compressor).
     pv = np.zeros(n_ctl)
     pb = np.zeros(n_ctl)
+    lev = settings.leveller
+    vpk = np.zeros(n_lim, np.float32) if lev is not None else None
     zv = zb = None
     for i0, i1 in _blocks(n, block):
         k0 = i0 // ctl_hop
-        p, zv = _stereo_power(read_v(i0, i1), sr, ctl_hop, zv)
+        vb = read_v(i0, i1)
+        p, zv = _stereo_power(vb, sr, ctl_hop, zv)
         pv[k0 : k0 + p.size] = p
+        if vpk is not None:
+            x = _padded(vb, lim_hop)
+            pk = np.abs(x).reshape(x.shape[0], -1, lim_hop).max(axis=(0, 2))
+            j0 = i0 // lim_hop
+            vpk[j0 : j0 + pk.size] = pk[: n_lim - j0]
         p, zb = _stereo_power(read_b(i0, i1), sr, ctl_hop, zb)
         pb[k0 : k0 + p.size] = p
+
+    mask = speech_mask(segments, n_ctl, hop_s)
+    ceiling = 10 ** (settings.true_peak_dbtp / 20)
+    per = ctl_hop // lim_hop
+    voice_curve = None
+    lev_range = None
+    if lev is not None and mask.any():
+        # The leveller: the rider brings phrases toward the voice's typical level, then the compressor takes the
+        # peaks it leaves, at the level the voice will have in the mix (the target); one curve per limiter hop.
+        rider_db = rider_gain_db(pv, mask, hop_s, settings=lev)
+        pv = pv * 10 ** (0.5 * (rider_db[:-1] + rider_db[1:]) / 10)
+        under = np.concatenate([mask, mask[-1:]]) | np.concatenate([mask[:1], mask])
+        lev_range = (float(rider_db[under].min()), float(rider_db[under].max()))
+        rider_lim = np.interp(np.arange(n_lim + 1, dtype=np.float64) / per, np.arange(n_ctl + 1), rider_db)
+        rider_lin = 10 ** (rider_lim / 20)
+        lv0 = integrated_from_hop_power(pv, hop_s)
+        gv0 = 10 ** ((settings.target_lufs - lv0) / 20) if np.isfinite(lv0) else 1.0
+        comp = compressor_gain(vpk * np.minimum(rider_lin[:-1], rider_lin[1:]) * gv0, lim_hop / sr,
+                               ceiling=ceiling, settings=lev)
+        pv = pv * _ctl_mean_square(comp.astype(np.float64), per, n_ctl)
+        voice_curve = (rider_lin * comp).astype(np.float32)
+        del rider_lim, rider_lin, comp
+    vpk = None
 
     # Levelling: voice to the target, bed to bed_db under it (its pause level); silence is left alone.
     lv = integrated_from_hop_power(pv, hop_s)
@@ -307,7 +357,6 @@ def plan_mix(
     pv_l, pb_l = pv * gv * gv, pb * gb * gb
 
     # Ducking curve (control boundaries).
-    mask = speech_mask(segments, n_ctl, hop_s)
     env = duck_envelope(segments, n_ctl + 1, hop_s, attack_ms=settings.attack_ms,
                         release_ms=settings.release_ms, lookahead_ms=settings.lookahead_ms,
                         hold_ms=settings.hold_ms, min_pause_s=settings.min_pause_s)
@@ -316,19 +365,29 @@ def plan_mix(
     depth_b = np.concatenate([depth, depth[-1:]])
     duck = 10.0 ** (env * depth_b / 20.0)
     duck_hop = 0.5 * (duck[:-1] + duck[1:])  # gain at each hop's centre, for power predictions
+    if mask.any():
+        # The depth is set on smoothed short-term windows; over the speech as a whole (what a listener and the
+        # report measure) the bed can sit a few tenths of a dB closer. Close that gap once, by deepening the
+        # ducking by the shortfall (at most 3 dB).
+        short = settings.depth_db - (_db(pv_l[mask].sum()) - _db((pb_l * duck_hop**2)[mask].sum()))
+        if 0.0 < short < np.inf:
+            depth = duck_depth_db(pv_l, pb_l, mask, hop_s, depth_db=settings.depth_db + min(short, 3.0) + 0.05,
+                                  follow_voice=settings.follow_voice, short_term_s=settings.short_term_s)
+            depth_b = np.concatenate([depth, depth[-1:]])
+            duck = 10.0 ** (env * depth_b / 20.0)
+            duck_hop = 0.5 * (duck[:-1] + duck[1:])
 
     # Static gain, first guess: voice and music are unrelated, so their powers add.
     pred = integrated_from_hop_power(pv_l + pb_l * duck_hop**2, hop_s)
     g_db = settings.target_lufs - pred if np.isfinite(pred) else 0.0
     g = 10 ** (g_db / 20)
 
-    ceiling = 10 ** (settings.true_peak_dbtp / 20)
     # Pass 2: the pre-limiter mix at that gain: exact K-weighted power, and true peaks of the hops whose sample
     # peak is within 9 dB of the ceiling (3 dB of room for the gain correction below + 6 dB of inter-sample
     # overshoot, more than band-limited audio shows). Repeated only if the correction needs more than that room.
     for _attempt in range(3):
         pm, peaks = _mix_pass(read_v, read_b, gv * g, gb * g, duck, sr, n, ctl_hop, lim_hop, block,
-                              only_above=ceiling / _ROOM)
+                              only_above=ceiling / _ROOM, voice_curve=voice_curve)
         lufs_pm = integrated_from_hop_power(pm, hop_s)
         if not np.isfinite(lufs_pm) or settings.target_lufs - lufs_pm < _ROOM_DB - 6.0 - 1.0:
             break
@@ -338,7 +397,6 @@ def plan_mix(
     ratio = 1.0
     lim = np.ones(n_lim + 1)
     lufs = lufs_pm
-    per = ctl_hop // lim_hop
     for _ in range(4):
         if not np.isfinite(lufs):
             break
@@ -358,10 +416,19 @@ def plan_mix(
         duck_db = float(-np.mean(20 * np.log10(np.maximum(duck_hop[mask], 1e-6))))
     else:
         s2m, duck_db = float("nan"), 0.0
+    # The limiter's gain reduction over the hops that sound (pre-limiter peak above -60 dBFS).
+    sounding = peaks * ratio > 1e-3
+    if sounding.any():
+        lim_hop_gain = np.minimum(lim[:-1], lim[1:])[sounding]
+        gr = -20 * np.log10(np.maximum(lim_hop_gain, 1e-6))
+        gr_p99, gr_max = float(np.percentile(gr, 99)), float(gr.max())
+    else:
+        gr_p99 = gr_max = 0.0
     return MixPlan(sr=sr, n_samples=n, ctl_hop=ctl_hop, lim_hop=lim_hop, voice_gain=gv * g, music_gain=gb * g,
                    duck_gain=duck.astype(np.float32), limiter=lim.astype(np.float32), static_gain_db=float(final_db),
                    voice_level_db=float(gv_db), bed_level_db=float(gb_db), speech_to_music_db=float(s2m),
-                   duck_db=duck_db, predicted_lufs=float(lufs))
+                   duck_db=duck_db, predicted_lufs=float(lufs), voice_curve=voice_curve,
+                   leveller_range_db=lev_range, limiter_gr_p99_db=max(0.0, gr_p99), limiter_gr_max_db=max(0.0, gr_max))
 
 
 def _ctl_mean_square(lim: np.ndarray, per: int, n_ctl: int) -> np.ndarray:
@@ -389,7 +456,7 @@ _ROOM = 10 ** (_ROOM_DB / 20)
 
 def _mix_pass(
     read_v: BlockReader, read_b: BlockReader, gv: float, gb: float, duck: np.ndarray, sr: int, n: int,
-    ctl_hop: int, lim_hop: int, block: int, *, only_above: float,
+    ctl_hop: int, lim_hop: int, block: int, *, only_above: float, voice_curve: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """K-weighted power per control hop and true peak per limiter hop of the pre-limiter mix."""
     n_ctl = -(-n // ctl_hop)
@@ -397,7 +464,7 @@ def _mix_pass(
     pm = np.zeros(n_ctl)
     peaks = np.zeros(n_lim, np.float32)
     zm = None
-    pre = _Prelimiter(read_v, read_b, gv, gb, duck, ctl_hop, n)
+    pre = _Prelimiter(read_v, read_b, gv, gb, duck, ctl_hop, n, voice_curve, lim_hop)
     for i0, i1 in _blocks(n, block):
         x = _padded(pre(i0, i1), ctl_hop)
         p, zm = kweighted_hop_power(x, sr, ctl_hop, zm)
@@ -414,14 +481,17 @@ class _Prelimiter:
     """The pre-limiter mix for any sample range (voice and bed levelled, bed ducked, static gain)."""
 
     def __init__(self, read_v: BlockReader, read_b: BlockReader, gv: float, gb: float, duck: np.ndarray,
-                 ctl_hop: int, n: int) -> None:
+                 ctl_hop: int, n: int, voice_curve: np.ndarray | None = None, lim_hop: int = 1) -> None:
         self.read_v, self.read_b, self.gv, self.gb = read_v, read_b, np.float32(gv), np.float32(gb)
         self.duck, self.ctl_hop, self.n = duck, ctl_hop, n
+        self.voice_curve, self.lim_hop = voice_curve, lim_hop
 
     def __call__(self, i0: int, i1: int) -> np.ndarray:
         if i1 <= i0:
             return np.zeros((2, 0), np.float32)
         v = _stereo(self.read_v(i0, i1)) * self.gv
+        if self.voice_curve is not None:
+            v *= interpolate_curve(self.voice_curve, self.lim_hop, i0, i1)
         m = _stereo(self.read_b(i0, i1)) * (self.gb * interpolate_curve(self.duck, self.ctl_hop, i0, i1))
         return v + m
 

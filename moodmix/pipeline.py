@@ -68,6 +68,16 @@ def _db_to_gain(db: float) -> float:
     return float(10.0 ** (db / 20.0))
 
 
+#: Other tracks the report offers beside the pick (each with its reasons and credit), best first.
+N_ALTERNATIVES = 5
+
+
+def _alternative(choice: Any) -> dict[str, Any]:
+    """A runner-up for the report: id, title, reasons and credit (as the pick's own section names them)."""
+    d = choice.to_dict()
+    return {k: d.get(k) for k in ("track", "title", "reasons", "credit", "licence") if k in d}
+
+
 def _forced_choice(music: Path, library: str | None) -> Any:
     """The ``--music`` track: a catalog track when the file is in the catalog (its analysis, beats included, is
     reused) or when ``music`` is a catalog id; else the file as it is (its beats are tracked when fitting)."""
@@ -197,6 +207,7 @@ def mix_file(
     from mixer.decode import ANALYSIS_SR, SpooledVoice, decode_audio, probe, spool_voice
     from mixer.fit import plan_fit
     from mixer.media import BedReader, MixMeter, StemWriter, stream_mix
+    from mixer.leveller import leveller_for
     from mixer.mixdown import MixSettings, plan_mix
     from mixer.render import check_output_path, default_output_path, output_format, output_rate, render
     from mixer.vad import detect_speech
@@ -277,12 +288,14 @@ def mix_file(
         with clock.stage("select"):
             if settings.music is not None:
                 choice = _forced_choice(settings.music, settings.library)
+                alternatives = []
             else:
                 overall = emotion.overall if emotion is not None else neutral_estimate()
-                choice = choose_tracks(
+                ranked = choose_tracks(
                     overall, library=settings.library, mood=settings.mood, exclude_vocals=settings.exclude_vocals,
-                    seed=settings.seed, avoid=settings.avoid_tracks, n=1,
-                )[0]
+                    seed=settings.seed, avoid=settings.avoid_tracks, n=1 + N_ALTERNATIVES,
+                )
+                choice, alternatives = ranked[0], ranked[1:]
             # --follow-mood: one track per long stretch of one mood (needs the emotion timeline)
             mood_plan = None
             if settings.follow_mood and settings.music is None and emotion is not None and emotion.timeline:
@@ -315,7 +328,8 @@ def mix_file(
         with clock.stage("mix"):
             mix_segments = tuple((s + offset_s, e + offset_s) for s, e in segments)
             mix_settings = MixSettings(depth_db=settings.depth_db, target_lufs=settings.target_lufs,
-                                       true_peak_dbtp=fmt.true_peak_ceiling_dbtp)
+                                       true_peak_dbtp=fmt.true_peak_ceiling_dbtp,
+                                       leveller=leveller_for(settings.leveller, settings.preset))
             plan = plan_mix(voice, bed, sr, mix_segments, settings=mix_settings)
 
         # render: mix blocks → encoder (and stems, and the meter), atomically
@@ -345,6 +359,7 @@ def mix_file(
     if not segments:
         speech["note"] = "no speech found: the music plays at its own level throughout (nothing to duck)"
     music_section = choice.to_dict()
+    music_section["alternatives"] = [_alternative(c) for c in alternatives]
     music_section["segments"] = music_segments
     music_section["fit"] = fit_info
     report: dict[str, Any] = {
@@ -365,12 +380,23 @@ def mix_file(
             "depth_db": settings.depth_db,
             "target_lufs": settings.target_lufs,
             "separation": separation_method,
+            "leveller": settings.leveller if settings.leveller != "auto" else _preset_leveller(settings.preset),
+            "leveller_range_db": ([round(plan.leveller_range_db[0], 2), round(plan.leveller_range_db[1], 2)]
+                                  if plan.leveller_range_db is not None else None),
+            "limiter_gr_p99_db": round(plan.limiter_gr_p99_db, 2),
+            "limiter_gr_max_db": round(plan.limiter_gr_max_db, 2),
         },
         "timings_s": clock.total(),
     }
     if settings.report_path is not None:
         _write_json_atomic(Path(settings.report_path), report)
     return report
+
+
+def _preset_leveller(preset: str) -> str:
+    from mixer.leveller import PRESET_LEVELLER
+
+    return PRESET_LEVELLER.get(preset, "medium")
 
 
 def _finite_or_none(x: float) -> float | None:

@@ -14,13 +14,16 @@ from typing import TYPE_CHECKING, Callable, Literal
 if TYPE_CHECKING:  # pragma: no cover
     from models.api import EmotionSettings
 
-__all__ = ["JobSettings", "Preset", "PRESETS", "ProgressFn", "moodmix_home", "env_setting", "emotion_settings_from_env"]
+__all__ = ["JobSettings", "LEVELLERS", "Preset", "PRESETS", "ProgressFn", "moodmix_home", "env_setting", "emotion_settings_from_env"]
 
 Preset = Literal["podcast", "vlog", "clear"]
 
 #: Music depth under speech, in dB below the voice's short-term loudness, per preset.
 #: podcast 18 dB; vlog 12 dB; clear 20 dB (WCAG 2.x SC 1.4.7: background at least 20 dB below the foreground).
 PRESETS: dict[str, float] = {"podcast": 18.0, "vlog": 12.0, "clear": 20.0}
+
+#: Voice leveller names (mixer.leveller): auto takes the preset's.
+LEVELLERS: tuple[str, ...] = ("auto", "off", "gentle", "medium", "firm")
 
 #: progress(stage, fraction) with fraction in [0, 1]; stages: decode, vad, separate, emotion, select, mix, render.
 ProgressFn = Callable[[str, float], None]
@@ -49,6 +52,7 @@ class JobSettings:
     intro_s: float = 2.0  # audio-only: the bed starts this long before the voice
     outro_s: float = 2.0  # audio-only: and ends this long after it
     analyse_emotion: bool = True
+    leveller: str = "auto"  # voice leveller: auto (the preset's), off, gentle, medium, firm (mixer.leveller)
     emotion: "EmotionSettings | None" = None  # which emotion models; None: the shipped defaults
     extra: dict[str, str] = field(default_factory=dict)
 

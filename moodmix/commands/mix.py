@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from moodmix.errors import MoodmixError, OutputPathError
-from moodmix.settings import PRESETS, JobSettings, emotion_settings_from_env
+from moodmix.settings import LEVELLERS, PRESETS, JobSettings, emotion_settings_from_env
 
 #: Inputs at least this long get a progress bar on stderr.
 PROGRESS_MIN_S = 60.0
@@ -66,6 +66,9 @@ def mix(
     intro: float = typer.Option(2.0, "--intro", help="Audio input: seconds of music before the voice starts."),
     outro: float = typer.Option(2.0, "--outro", help="Audio input: seconds of music after the voice ends."),
     no_emotion: bool = typer.Option(False, "--no-emotion", help="Skip the emotion pass (faster)."),
+    leveller: str = typer.Option("auto", "--leveller",
+                                 help="Voice leveller: auto (the preset's: podcast/clear medium, vlog firm), "
+                                      "gentle, medium, firm, or off (one integrated gain for the whole voice)."),
 ) -> None:
     """Put background music under the voice of INPUT and write the mixed audio or video."""
     from mixer.decode import probe
@@ -74,6 +77,8 @@ def mix(
     # option errors are MoodmixErrors: one line and exit 1 through moodmix.cli.main
     if preset not in PRESETS:
         raise MoodmixError(f"--preset '{preset}' is not a preset; use one of {', '.join(PRESETS)}")
+    if leveller not in LEVELLERS:
+        raise MoodmixError(f"--leveller '{leveller}' is not a leveller; use one of {', '.join(LEVELLERS)}")
     if music is not None and library is not None:
         raise MoodmixError("give either --music or --library, not both")
     if keep_ambience is not None and not separate:
