@@ -97,7 +97,7 @@ def mix(
         target_lufs=target_lufs, duck_db=duck_db, stems_dir=stems, report_path=report,
         follow_mood=follow_mood, separate=separate, keep_ambience_db=keep_ambience, separator=separator,
         seed=seed, analyse_emotion=not no_emotion, intro_s=intro, outro_s=outro,
-        emotion=emotion_settings_from_env() if not no_emotion else None,
+        emotion=emotion_settings_from_env() if not no_emotion else None, leveller=leveller,
     )
     info = probe(input)  # bad inputs fail here with one line, before any bar is drawn
     if info.duration_s >= PROGRESS_MIN_S:
