@@ -10,7 +10,6 @@ from mixer.beats import BeatGrid, track_beats
 from moodmix.errors import InvalidAudioError
 
 
-@pytest.mark.slow  # librosa's numba JIT makes the first call take a few seconds
 @pytest.mark.parametrize("sr, bpm, accent", [(44100, 120.0, 1), (48000, 100.0, 3)])
 def test_tempo_beats_and_bar_phase(sr, bpm, accent):
     music = music_like(sr, 24.0, bpm=bpm, accent_phase=accent)
@@ -38,3 +37,29 @@ def test_silence_has_no_beats():
 def test_bad_music_raises():
     with pytest.raises(InvalidAudioError, match="music"):
         track_beats(np.zeros((2, 0), np.float32), 44100)
+
+
+@pytest.mark.slow  # librosa's numba JIT takes seconds in a new process
+def test_the_numpy_tracker_agrees_with_librosa_on_real_music(builtin_track):
+    """Issue 12: the beat tracker was librosa's, whose numba kernels compile in every process (~5 s per mix).
+    The numpy port must find librosa's tempo and beats on a real track."""
+    import librosa
+
+    from mixer.beats import _ANALYSIS_SR, _HOP, _power_spectrogram, onset_strength
+    from mixer.decode import decode_audio
+
+    music, sr = decode_audio(builtin_track, sr=44100, channels=2)[0], 44100
+    grid = track_beats(music, sr)
+    import soxr
+
+    mono = soxr.resample(music.mean(axis=0), sr, _ANALYSIS_SR, quality="MQ").astype(np.float32)
+    full = librosa.onset.onset_strength(y=mono, sr=_ANALYSIS_SR, hop_length=_HOP)
+    np.testing.assert_allclose(onset_strength(_power_spectrogram(mono))[: full.size], full, rtol=1e-3, atol=1e-3)
+    low = librosa.onset.onset_strength(y=mono, sr=_ANALYSIS_SR, hop_length=_HOP, fmax=200.0, n_mels=32)
+    onset = full / (full.std() + 1e-9) + low / (low.std() + 1e-9)
+    tempo, frames = librosa.beat.beat_track(onset_envelope=onset, sr=_ANALYSIS_SR, hop_length=_HOP, trim=False)
+    ref = librosa.frames_to_time(frames, sr=_ANALYSIS_SR, hop_length=_HOP)
+    assert grid.tempo_bpm == pytest.approx(float(np.atleast_1d(tempo)[0]), rel=0.01)
+    ours = np.asarray(grid.beats_s)
+    assert ours.size == pytest.approx(ref.size, abs=1)
+    assert np.mean([np.min(np.abs(ref - b)) < 0.03 for b in ours]) > 0.95
