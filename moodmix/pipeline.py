@@ -272,7 +272,8 @@ def mix_file(
 
         # emotion, from the 16 kHz analysis copy and the VAD's segments
         emotion = None
-        if settings.analyse_emotion:
+        emotion_skipped = _emotion_skip_reason(settings)
+        if emotion_skipped is None:
             with clock.stage("emotion"):
                 if segments:
                     from models.api import analyse_speech
@@ -372,6 +373,7 @@ def mix_file(
         "emotion": emotion.to_dict() if emotion is not None else None,
         "music": music_section,
         "mix": {
+        "emotion_skipped": emotion_skipped,
             "integrated_lufs": _finite_or_none(lufs),
             "true_peak_dbtp": _finite_or_none(tp),
             "speech_to_music_db": _finite_or_none(plan.speech_to_music_db),
@@ -395,6 +397,15 @@ def mix_file(
 
 def _preset_leveller(preset: str) -> str:
     from mixer.leveller import PRESET_LEVELLER
+def _emotion_skip_reason(settings: JobSettings) -> str | None:
+    """Why the emotion pass does not run, or None when it runs: the output needs it only to choose music."""
+    if not settings.analyse_emotion:
+        return "emotion pass turned off (--no-emotion)"
+    if settings.music is not None and not settings.follow_mood and not settings.emotion_with_music:
+        return "the music was given (--music), so no mood was needed to choose it; --analyse-emotion runs it anyway"
+    return None
+
+
 
     return PRESET_LEVELLER.get(preset, "medium")
 

@@ -52,6 +52,7 @@ class JobSettings:
     intro_s: float = 2.0  # audio-only: the bed starts this long before the voice
     outro_s: float = 2.0  # audio-only: and ends this long after it
     analyse_emotion: bool = True
+    emotion_with_music: bool = False  # with ``music`` given, run the emotion pass anyway (``--analyse-emotion``)
     leveller: str = "auto"  # voice leveller: auto (the preset's), off, gentle, medium, firm (mixer.leveller)
     emotion: "EmotionSettings | None" = None  # which emotion models; None: the shipped defaults
     extra: dict[str, str] = field(default_factory=dict)

@@ -66,6 +66,9 @@ def mix(
     intro: float = typer.Option(2.0, "--intro", help="Audio input: seconds of music before the voice starts."),
     outro: float = typer.Option(2.0, "--outro", help="Audio input: seconds of music after the voice ends."),
     no_emotion: bool = typer.Option(False, "--no-emotion", help="Skip the emotion pass (faster)."),
+    analyse_emotion: bool = typer.Option(False, "--analyse-emotion",
+                                         help="With --music: hear the mood anyway (the report gets the emotion "
+                                              "section; by default a given track needs no emotion pass)."),
     leveller: str = typer.Option("auto", "--leveller",
                                  help="Voice leveller: auto (the preset's: podcast/clear medium, vlog firm), "
                                       "gentle, medium, firm, or off (one integrated gain for the whole voice)."),
@@ -81,6 +84,8 @@ def mix(
         raise MoodmixError(f"--leveller '{leveller}' is not a leveller; use one of {', '.join(LEVELLERS)}")
     if music is not None and library is not None:
         raise MoodmixError("give either --music or --library, not both")
+    if analyse_emotion and no_emotion:
+        raise MoodmixError("give either --analyse-emotion or --no-emotion, not both")
     if keep_ambience is not None and not separate:
         raise MoodmixError("--keep-ambience needs --separate (it sets how far down the separated background stays)")
     for flag, value in (("--intro", intro), ("--outro", outro)):
@@ -97,11 +102,15 @@ def mix(
         target_lufs=target_lufs, duck_db=duck_db, stems_dir=stems, report_path=report,
         follow_mood=follow_mood, separate=separate, keep_ambience_db=keep_ambience, separator=separator,
         seed=seed, analyse_emotion=not no_emotion, intro_s=intro, outro_s=outro,
-        emotion=emotion_settings_from_env() if not no_emotion else None, leveller=leveller,
+        emotion=None if no_emotion or (music is not None and not follow_mood and not analyse_emotion)
+        else emotion_settings_from_env(), leveller=leveller,
+        emotion_with_music=analyse_emotion,
     )
     info = probe(input)  # bad inputs fail here with one line, before any bar is drawn
     if info.duration_s >= PROGRESS_MIN_S:
-        skip = ({"emotion"} if no_emotion else set()) | (set() if separate else {"separate"})
+        from moodmix.pipeline import _emotion_skip_reason
+
+        skip = ({"emotion"} if _emotion_skip_reason(settings) else set()) | (set() if separate else {"separate"})
         bar, progress = _progress_bar(skip)
         with bar:
             rep = mix_file(input, output, settings=settings, progress=progress)
