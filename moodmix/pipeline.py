@@ -371,9 +371,9 @@ def mix_file(
                    "video_copied": bool(fmt.video), "stems": stem_paths},
         "speech": speech,
         "emotion": emotion.to_dict() if emotion is not None else None,
+        "emotion_skipped": emotion_skipped,
         "music": music_section,
         "mix": {
-        "emotion_skipped": emotion_skipped,
             "integrated_lufs": _finite_or_none(lufs),
             "true_peak_dbtp": _finite_or_none(tp),
             "speech_to_music_db": _finite_or_none(plan.speech_to_music_db),
@@ -395,8 +395,6 @@ def mix_file(
     return report
 
 
-def _preset_leveller(preset: str) -> str:
-    from mixer.leveller import PRESET_LEVELLER
 def _emotion_skip_reason(settings: JobSettings) -> str | None:
     """Why the emotion pass does not run, or None when it runs: the output needs it only to choose music."""
     if not settings.analyse_emotion:
@@ -406,6 +404,8 @@ def _emotion_skip_reason(settings: JobSettings) -> str | None:
     return None
 
 
+def _preset_leveller(preset: str) -> str:
+    from mixer.leveller import PRESET_LEVELLER
 
     return PRESET_LEVELLER.get(preset, "medium")
 
