@@ -111,6 +111,9 @@ class AudioStreamInfo:
     sample_rate: int
     channels: int
     duration_s: float
+    #: False when the container names no speaker positions (e.g. a 9-channel WAV without a channel mask):
+    #: ffmpeg's downmix cannot fold such a stream, so :func:`_pcm_command` averages its channels itself.
+    layout_known: bool = True
 
 
 @dataclass(frozen=True)
@@ -226,6 +229,7 @@ def probe(path: str | Path) -> MediaInfo:
                     sample_rate=int(s.codec_context.sample_rate or 0),
                     channels=int(s.codec_context.channels or 0),
                     duration_s=_stream_duration_s(s, cdur),
+                    layout_known=_layout_known(s),
                 )
             elif kind == "video" and video is None and not (s.disposition & av.stream.Disposition.attached_pic):
                 rate = s.average_rate or s.guessed_rate or s.base_rate
@@ -246,12 +250,33 @@ def probe(path: str | Path) -> MediaInfo:
                      other_streams=tuple(others))
 
 
+def _layout_known(stream) -> bool:  # type: ignore[no-untyped-def]
+    try:
+        names = [ch.name for ch in stream.codec_context.layout.channels]
+    except (AttributeError, ValueError):
+        return False
+    return bool(names) and all(n and n != "NONE" and not n.startswith("USR") for n in names)
+
+
+def _fold_filter(a: AudioStreamInfo, channels: int) -> str:
+    """A ``pan`` filter for more than 2 source channels without named positions: every channel averaged into
+    each output channel (no left or right is known, so none is favoured; the analysis copy is their mean
+    anyway). Streams with a named layout (5.1, 7.1...) keep ffmpeg's standard downmix."""
+    if a.channels <= 2 or a.layout_known:
+        return ""
+    gain = f"{1.0 / a.channels:.6g}"
+    mix = "+".join(f"{gain}*c{i}" for i in range(a.channels))
+    outs = "|".join(f"c{k}={mix}" for k in range(channels))
+    return f"pan={'mono' if channels == 1 else 'stereo'}|{outs},"
+
+
 def _pcm_command(info: MediaInfo, a: AudioStreamInfo, sr: int, channels: int) -> list[str]:
     """ffmpeg arguments that write the audio stream as raw interleaved float32 to stdout."""
     import ffmpeg
 
     node = ffmpeg.input(str(info.path)).output(
-        "pipe:1", map=f"0:{a.index}", vn=None, sn=None, dn=None, af=f"aresample={sr}:resampler=soxr",
+        "pipe:1", map=f"0:{a.index}", vn=None, sn=None, dn=None,
+        af=f"{_fold_filter(a, channels)}aresample={sr}:resampler=soxr",
         ac=channels, ar=sr, format="f32le", acodec="pcm_f32le",
     )
     args = node.compile(cmd=ffmpeg_exe())
@@ -277,12 +302,18 @@ def _check_result(info: MediaInfo, a: AudioStreamInfo, code: int, stderr: bytes,
 
 
 def _require_audio(info: MediaInfo) -> AudioStreamInfo:
+    """The audio stream, checked against :data:`mixer.limits.DEFAULT_LIMITS` (rate, channels, work)."""
+    from mixer.limits import check_input
+
     if info.audio is None:
         found = ", ".join(([f"video:{info.video.codec}"] if info.video else []) + list(info.other_streams))
         raise DecodeError(
             f"{info.path.name} has no audio stream (found: {found or 'nothing'}); give a file with a voice track"
         )
-    return info.audio
+    a = info.audio
+    check_input(sample_rate=a.sample_rate, channels=a.channels, duration_s=max(a.duration_s, info.duration_s),
+                name=info.path.name)
+    return a
 
 
 def decode_audio(

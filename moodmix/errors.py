@@ -11,6 +11,7 @@ __all__ = [
     "MoodmixError",
     "InvalidAudioError",
     "DecodeError",
+    "InputLimitError",
     "UnsupportedFormatError",
     "OutputPathError",
     "ModelLoadError",
@@ -30,6 +31,11 @@ class InvalidAudioError(MoodmixError, ValueError):
 
 class DecodeError(MoodmixError):
     """A file could not be read as media: missing, corrupt, truncated, no audio stream, zero length."""
+
+
+class InputLimitError(DecodeError, ValueError):
+    """Readable media outside what moodmix takes: a sample rate, channel count or amount of work over a limit.
+    The message names the limit and the value."""
 
 
 class UnsupportedFormatError(MoodmixError, ValueError):

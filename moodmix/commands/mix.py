@@ -107,6 +107,11 @@ def mix(
         emotion_with_music=analyse_emotion,
     )
     info = probe(input)  # bad inputs fail here with one line, before any bar is drawn
+    if info.audio is not None:  # rate, channels and work limits (mixer.limits), before any work
+        from mixer.limits import check_input
+
+        check_input(sample_rate=info.audio.sample_rate, channels=info.audio.channels,
+                    duration_s=max(info.audio.duration_s, info.duration_s), name=input.name)
     if info.duration_s >= PROGRESS_MIN_S:
         from moodmix.pipeline import _emotion_skip_reason
 
