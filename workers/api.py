@@ -10,20 +10,35 @@ Contract (DESIGN.md, "Service"):
 - ``GET /library``, ``GET /health``; the web page at ``/``; OpenAPI docs at ``/docs``.
 
 Uploads are parsed as they stream in and written straight into the job directory under a fixed name; the size
-limit is checked on every chunk (413 as soon as it is passed, the partial file removed). The media type and
-duration are then checked by decoding the content (:mod:`workers.probe`), never by the name or content type.
-Jobs are queued by task name, so this process imports neither numpy nor torch nor the pipeline.
+limit is checked on every chunk, for the file and for the whole body (413 as soon as it is passed, the partial
+file removed). The media type, duration, sample rate, channels and the work and disk the job would need are then
+checked by decoding the content (:mod:`workers.probe`, :mod:`mixer.limits`), never by the name or content type;
+every form field is validated (422), unknown or repeated fields too. Jobs are queued by task name, so this
+process imports neither numpy nor torch nor the pipeline.
+
+Holding under abuse: a body that stalls or trickles is cut off (408); uploads in progress are capped overall and
+per client (429); ``/library`` is cached, computed by one child process at a time and rate-limited per client;
+Redis down answers 503 JSON on every route; storage below one job's worth of free disk is unhealthy (and
+uploads answer 507). Tokens never reach a log: ``token=`` and ``sig=`` are redacted from the access log, and the
+page plays and downloads through short-lived signed links (``result_url``, ``download_url`` in the status).
 """
 
 from __future__ import annotations
 
+import asyncio
+import errno
+import hashlib
+import hmac
 import json
 import logging
 import os
 import re
+import shutil
 import subprocess
 import sys
+import threading
 import time
+from collections import defaultdict, deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -36,9 +51,11 @@ from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBear
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from python_multipart.multipart import MultipartParser, parse_options_header
+from redis.exceptions import RedisError
 from starlette.requests import ClientDisconnect
 
 from workers.config import AUDIO_FORMATS, OUTPUT_FORMATS, VIDEO_FORMATS, Settings, get_settings
+from mixer.limits import decoded_bytes
 from workers.jobs import JobStore
 from workers.probe import UploadRejected, probe_upload
 from workers.storage import (
@@ -62,6 +79,12 @@ _MOOD_RE = re.compile(r"^[a-z][a-z_-]{0,31}$")
 #: Room for the multipart framing and the small form fields on top of the file itself.
 _FORM_OVERHEAD_BYTES = 64 * 1024
 _FIELD_MAX_BYTES = 256
+#: The form fields POST /jobs takes; any other name is refused (422), as is a field sent twice.
+FORM_FIELDS = ("file", "preset", "mood", "target_lufs", "format", "follow_mood", "analyse_emotion", "separate",
+               "keep_ambience_db")
+#: Signed result links (the page's player and download) are valid this long.
+LINK_TTL_S = 600
+_REDIS_DOWN = "the job store (Redis) does not answer; try again in a minute"
 _MEDIA_TYPES = {
     "wav": "audio/wav", "flac": "audio/flac", "mp3": "audio/mpeg", "m4a": "audio/mp4", "aac": "audio/aac",
     "ogg": "audio/ogg", "opus": "audio/ogg", "mp4": "video/mp4", "m4v": "video/mp4", "mov": "video/quicktime",
@@ -91,6 +114,8 @@ class JobStatus(BaseModel):
     has_video: bool | None = None
     created_at: float | None = None
     finished_at: float | None = None
+    result_url: str | None = Field(None, description="Signed link to play the result (valid 10 minutes)")
+    download_url: str | None = Field(None, description="Signed link to download the result (valid 10 minutes)")
 
 
 class Problem(BaseModel):
@@ -256,6 +281,14 @@ class _UploadSink:
         _, params = parse_options_header(self._headers.get("content-disposition", b""))
         name = params.get(b"name", b"").decode("utf-8", "replace")
         self._name = name
+        if self.error:  # the first problem is the one reported
+            return
+        if name not in FORM_FIELDS:
+            self.error = (f"unknown form field {name[:40]!r}; the form takes {', '.join(FORM_FIELDS)}")
+            return
+        if name in self.fields or (name == "file" and self.got_file):
+            self.error = f"form field {name!r} is sent twice; send each field once"
+            return
         if name == "file":
             if self.got_file:
                 self.error = "send exactly one file field"
@@ -285,7 +318,7 @@ class _UploadSink:
         if self._is_file and self._fh is not None:
             self._fh.close()
             self._fh = None
-        elif self._name and not self.error and len(self.fields) < 16:
+        elif self._name and not self.error:
             self.fields[self._name] = self._buf.decode("utf-8", "replace")
 
     def close(self) -> None:
@@ -294,12 +327,141 @@ class _UploadSink:
             self._fh = None
 
 
+# ---- logs: no tokens, resource errors once ------------------------------------------------------------------
+class RedactTokens(logging.Filter):
+    """Replace the value of ``token=`` and ``sig=`` query parameters in a record (uvicorn's access log puts the
+    path with its query string in ``args``) with ``***``."""
+
+    _RE = re.compile(r"(?i)(?<=[?&;])(token|sig)=[^&\s\"']*")
+
+    def _clean(self, v: Any) -> Any:
+        return self._RE.sub(r"\1=***", v) if isinstance(v, str) else v
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._clean(a) for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: self._clean(v) for k, v in record.args.items()}
+        record.msg = self._clean(record.msg)
+        return True
+
+
+class OncePerInterval(logging.Filter):
+    """Let one record about a resource error (too many open files, out of memory or space) through per
+    ``interval_s`` and kind; the next one says how many were held back."""
+
+    _KINDS = {"Too many open files": "EMFILE", "No space left on device": "ENOSPC",
+              "Cannot allocate memory": "ENOMEM", "out of system resource": "EMFILE"}
+
+    def __init__(self, interval_s: float = 60.0) -> None:
+        super().__init__()
+        self.interval_s = interval_s
+        self._last: dict[str, float] = {}
+        self._held: dict[str, int] = defaultdict(int)
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            text += f" {record.exc_info[1]}"
+        kind = next((k for needle, k in self._KINDS.items() if needle in text), None)
+        if kind is None:
+            return True
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last.get(kind, -1e9) < self.interval_s:
+                self._held[kind] += 1
+                return False
+            self._last[kind] = now
+            held, self._held[kind] = self._held[kind], 0
+        if held:
+            record.msg = f"{record.msg} ({held} more like it in the last {self.interval_s:.0f} s not logged)"
+        record.exc_info = None  # one line, not a traceback per request
+        record.exc_text = None
+        return True
+
+
+_LOG_FILTERS_INSTALLED: list[bool] = []
+
+
+def install_log_filters() -> None:
+    """Attach the filters to uvicorn's and asyncio's loggers (once per process)."""
+    if _LOG_FILTERS_INSTALLED:
+        return
+    _LOG_FILTERS_INSTALLED.append(True)
+    redact, once = RedactTokens(), OncePerInterval()
+    for name in ("uvicorn.access", "uvicorn.error", "uvicorn", "asyncio", "moodmix.api"):
+        logger = logging.getLogger(name)
+        logger.addFilter(redact)
+        logger.addFilter(once)
+    for handler in logging.getLogger().handlers:  # records that propagate to the root's handlers
+        handler.addFilter(redact)
+
+
+# ---- signed links, rate limits, the catalog --------------------------------------------------------------
+def link_signature(token_hash: str, job_id: str, exp: int, download: bool) -> str:
+    """HMAC of (job, expiry, disposition) keyed by the job's token hash: a link for one file, for a while."""
+    msg = f"{job_id}:{exp}:{int(download)}".encode()
+    return hmac.new(f"link:{token_hash}".encode(), msg, hashlib.sha256).hexdigest()[:40]
+
+
+class _RateLimit:
+    """At most ``n`` calls per ``window_s`` per key (sliding window, in memory)."""
+
+    def __init__(self, n: int, window_s: float) -> None:
+        self.n, self.window_s = n, window_s
+        self._calls: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def allow(self, key: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            q = self._calls[key]
+            while q and now - q[0] > self.window_s:
+                q.popleft()
+            if len(q) >= self.n:
+                return False
+            q.append(now)
+            if len(self._calls) > 10000:  # forget idle clients
+                for k in [k for k, v in self._calls.items() if not v]:
+                    del self._calls[k]
+            return True
+
+
+class _CatalogCache:
+    """The catalog's tracks and mood words (:mod:`workers.catalog_view`), cached ``ttl_s``; one child
+    process at a time computes it, concurrent callers wait for that one answer."""
+
+    def __init__(self, home: Path, ttl_s: float = 60.0) -> None:
+        self.home, self.ttl_s = home, ttl_s
+        self._value: dict[str, Any] | None = None
+        self._at = 0.0
+        self._lock = threading.Lock()
+
+    def get(self) -> dict[str, Any]:
+        if self._value is not None and time.monotonic() - self._at < self.ttl_s:
+            return self._value
+        with self._lock:
+            if self._value is not None and time.monotonic() - self._at < self.ttl_s:
+                return self._value
+            self._value = _catalog_view(self.home)
+            self._at = time.monotonic()
+            return self._value
+
+    def cached(self) -> dict[str, Any] | None:
+        return self._value
+
+
 # ---- the app -----------------------------------------------------------------------------------------------
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the API for ``settings`` (default: from the environment)."""
     settings = settings or get_settings()
+    install_log_filters()
     store = JobStore(settings)
-    library_cache: dict[str, Any] = {}
+    catalog = _CatalogCache(settings.home)
+    library_limit = _RateLimit(settings.library_requests_per_min, 60.0)
+    uploads: dict[str, int] = defaultdict(int)  # uploads in progress per client (the event loop is one thread)
+    limits = settings.input_limits()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -308,6 +470,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await run_in_threadpool(store.sweep)
         except Exception as exc:  # noqa: BLE001 - Redis may be down at start; /health says so
             log.warning("startup sweep failed: %s", exc)
+
+        def warm() -> None:  # the mood words the upload checks, before the first upload needs them
+            try:
+                catalog.get()
+            except Exception as exc:  # noqa: BLE001 - /library says so when asked
+                log.warning("catalog not listed at start: %s", getattr(exc, "detail", exc))
+
+        threading.Thread(target=warm, name="catalog-warm", daemon=True).start()
         yield
 
     api = FastAPI(
@@ -317,7 +487,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=(
             "Upload a voice track or a video; a worker hears its emotion, picks an instrumental track, ducks it "
             "under the voice, levels and renders. Every job call needs the token returned by `POST /jobs`, as "
-            "`Authorization: Bearer <token>` or `?token=`; a wrong or missing token answers 404."
+            "`Authorization: Bearer <token>` or `?token=`; a wrong or missing token answers 404. A done job's "
+            "status carries short-lived signed links to its result (`result_url`, `download_url`)."
         ),
         lifespan=lifespan,
     )
@@ -325,6 +496,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.state.store = store
     bearer = HTTPBearer(auto_error=False, description="The job token from POST /jobs")
     query_token = APIKeyQuery(name="token", auto_error=False, description="The job token (for links)")
+
+    @api.exception_handler(RedisError)
+    async def redis_down(_: Request, exc: RedisError) -> JSONResponse:
+        log.error("Redis error: %s", exc)
+        return JSONResponse({"detail": _REDIS_DOWN}, status_code=503, headers={"Retry-After": "30"})
+
+    @api.exception_handler(OSError)
+    async def os_error(_: Request, exc: OSError) -> JSONResponse:
+        log.error("I/O error: %s", exc)  # server paths stay in the log
+        if exc.errno == errno.ENOSPC:
+            return JSONResponse({"detail": "the server is out of space; try again later"}, status_code=507)
+        if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOMEM):
+            return JSONResponse({"detail": "the server is busy; try again in a minute"}, status_code=503,
+                                headers={"Retry-After": "30"})
+        return JSONResponse({"detail": "the server could not read or write its storage; try again later"},
+                            status_code=503)
 
     def token_of(
         cred: HTTPAuthorizationCredentials | None = Depends(bearer),
@@ -344,6 +531,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except Exception as exc:  # noqa: BLE001 - cleanup must never break a request
             log.warning("sweep failed: %s", exc)
 
+    def client_key(request: Request) -> str:
+        return request.client.host if request.client else "unknown"
+
+    def free_bytes() -> int:
+        try:
+            return int(shutil.disk_usage(settings.jobs_dir).free)
+        except OSError:
+            return 0
+
     # -- upload ------------------------------------------------------------------------------------------
     @api.post(
         "/jobs",
@@ -351,14 +547,82 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response_model=JobCreated,
         openapi_extra=_UPLOAD_SCHEMA,
         responses={
-            413: {"model": Problem, "description": "Upload larger than MOODMIX_MAX_UPLOAD_BYTES"},
+            408: {"model": Problem, "description": "The body stalled or arrived too slowly"},
+            413: {"model": Problem, "description": "Upload (or the whole body) larger than the limit"},
             415: {"model": Problem, "description": "Not audio or video (checked by decoding the content)"},
-            422: {"model": Problem, "description": "Bad option, truncated media, or longer than the limit"},
+            422: {"model": Problem, "description": "Bad or unknown field, truncated media, or over a limit "
+                                                   "(duration, sample rate, channels, work, disk)"},
+            429: {"model": Problem, "description": "Too many uploads in progress (overall or from this client)"},
             503: {"model": Problem, "description": "The queue (Redis) does not answer"},
+            507: {"model": Problem, "description": "The server is out of space"},
         },
         summary="Upload a voice track or video and queue its mix",
     )
     async def create_job(request: Request) -> JSONResponse:
+        client = client_key(request)
+        if sum(uploads.values()) >= settings.max_concurrent_uploads:
+            return JSONResponse({"detail": f"the server takes {settings.max_concurrent_uploads} uploads at once "
+                                           "and is at that limit; try again in a minute"},
+                                status_code=429, headers={"Retry-After": "30"})
+        if uploads[client] >= settings.max_uploads_per_client:
+            return JSONResponse({"detail": f"{settings.max_uploads_per_client} uploads from your address are "
+                                           "already in progress; wait until one is done"},
+                                status_code=429, headers={"Retry-After": "30"})
+        uploads[client] += 1
+        try:
+            return await _create_job(request)
+        finally:
+            uploads[client] -= 1
+            if uploads[client] <= 0:
+                del uploads[client]
+
+    async def _read_body(request: Request, parser: MultipartParser, sink: _UploadSink) -> None:
+        """Feed the body to the parser: 413 past the whole-body bound, 408 when it stalls or trickles."""
+        limit = settings.max_upload_bytes
+        body_limit = limit + _FORM_OVERHEAD_BYTES
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        received = 0
+        chunks = request.stream().__aiter__()
+        while True:
+            try:
+                chunk = await asyncio.wait_for(chunks.__anext__(), timeout=settings.upload_idle_timeout_s)
+            except StopAsyncIteration:
+                break
+            except asyncio.TimeoutError:
+                raise _Rejected(408, f"the upload sent nothing for {settings.upload_idle_timeout_s:.0f} s; "
+                                "send it again on a steadier connection") from None
+            received += len(chunk)
+            elapsed = loop.time() - t0
+            if elapsed > settings.upload_grace_s and received < (elapsed - settings.upload_grace_s) * \
+                    settings.upload_min_bytes_per_s:
+                raise _Rejected(408, f"the upload is too slow ({received / elapsed / 1024:.1f} KB/s after "
+                                f"{elapsed:.0f} s; at least {settings.upload_min_bytes_per_s / 1024:.0f} KB/s "
+                                "is needed); send it again on a faster connection")
+            parser.write(chunk)
+            if sink.too_large:
+                raise _Rejected(413, _too_large(sink.file_bytes, limit, at_least=True))
+            if sink.error:
+                raise _Rejected(422, sink.error)
+            if received > body_limit:  # small fields, or a tail after the form's end, past the bound
+                raise _Rejected(413, f"the request body is more than {body_limit / 1e6:.1f} MB (the file limit "
+                                f"{limit / 1e6:.1f} MB plus {_FORM_OVERHEAD_BYTES // 1024} KB for the form); "
+                                "send only the file and the options")
+        parser.finalize()
+
+    async def _check_mood(opts: dict[str, Any]) -> None:
+        mood = opts.get("mood")
+        if not mood:
+            return
+        try:
+            known = set((await run_in_threadpool(catalog.get)).get("moods") or [])
+        except HTTPException:
+            log.warning("mood %r not checked: the catalog could not be listed", mood)
+            return
+        if known and mood not in known:
+            raise _Rejected(422, f"unknown mood {mood!r}; use one of {', '.join(sorted(known))}")
+
+    async def _create_job(request: Request) -> JSONResponse:
         limit = settings.max_upload_bytes
         ctype, params = parse_options_header(request.headers.get("content-type", ""))
         if ctype != b"multipart/form-data" or not params.get(b"boundary"):
@@ -366,6 +630,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit + _FORM_OVERHEAD_BYTES:
             raise HTTPException(413, _too_large(int(declared), limit))
+        if free_bytes() < settings.free_bytes_needed:
+            log.error("uploads refused: %d bytes free under %s, %d needed", free_bytes(), settings.jobs_dir,
+                      settings.free_bytes_needed)
+            return JSONResponse({"detail": "the server is out of space; try again later"}, status_code=507)
         job_id = new_job_id()
         files = JobFiles.of(settings.jobs_dir, job_id)
         files.root.mkdir(parents=True, exist_ok=False)
@@ -374,13 +642,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ok = False
         try:
             try:
-                async for chunk in request.stream():
-                    parser.write(chunk)
-                    if sink.too_large:
-                        raise _Rejected(413, _too_large(sink.file_bytes, limit, at_least=True))
-                    if sink.error:
-                        raise _Rejected(422, sink.error)
-                parser.finalize()
+                await _read_body(request, parser, sink)
             except ClientDisconnect:
                 raise _Rejected(400, "the upload was interrupted; send it again") from None
             except _Rejected:
@@ -394,13 +656,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if sink.file_bytes == 0:
                 raise _Rejected(422, "the uploaded file is empty (0 bytes)")
             opts = _options(sink.fields)
+            await _check_mood(opts)
             original = safe_display_name(sink.filename)
             try:
                 info = await run_in_threadpool(
-                    probe_upload, files.upload_partial, max_duration_s=settings.max_duration_s
+                    probe_upload, files.upload_partial, max_duration_s=settings.max_duration_s, limits=limits,
                 )
             except UploadRejected as exc:
                 raise _Rejected(exc.status, exc.message) from None
+            need = sink.file_bytes + 2 * decoded_bytes(info.duration_s)  # upload + decoded voice + result
+            if need > settings.max_job_bytes:
+                raise _Rejected(422, f"the job would need about {need / 1e9:.2f} GB of disk (upload, decoded "
+                                f"voice and result), over the {settings.max_job_bytes / 1e9:.2f} GB limit of "
+                                "one job; send a shorter file")
+            if free_bytes() - need < settings.free_bytes_needed // 2:
+                log.error("upload refused: %d bytes free, the job needs %d", free_bytes(), need)
+                raise _Rejected(507, "the server is out of space; try again later")
             fmt = _result_format(opts.pop("format", None), has_video=info.has_video, original_name=original)
             files.upload_partial.replace(files.input)
             token = new_token()
@@ -412,6 +683,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "format": fmt,
                 "has_video": info.has_video,
                 "duration_s": round(info.duration_s, 3),
+                "sample_rate": info.sample_rate,
+                "channels": info.channels,
                 "bytes": sink.file_bytes,
                 "options": opts,
             }
@@ -437,13 +710,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse(body.model_dump(), status_code=201, headers={"Location": f"/jobs/{job_id}"})
 
     # -- job -----------------------------------------------------------------------------------------------
+    def signed_url(job_id: str, rec: dict[str, Any], download: bool) -> str:
+        exp = int(time.time()) + LINK_TTL_S
+        sig = link_signature(str(rec.get("token_hash") or ""), job_id, exp, download)
+        return f"/jobs/{job_id}/result?download={str(download).lower()}&exp={exp}&sig={sig}"
+
     @api.get("/jobs/{job_id}", response_model=JobStatus, responses=_ERRORS, summary="State, stage and progress")
     def get_job(job_id: str, token: str | None = Depends(token_of)) -> JobStatus:
         rec = job_or_404(job_id, token)
+        if store.is_lost(rec):  # its worker died: run it again now (idempotent), the owner sees "queued"
+            if store.requeue_lost(job_id) == "requeued":
+                rec = job_or_404(job_id, token)
         files = store.files(job_id)
         manifest = read_json(files.manifest) or {}
         report = read_json(files.report) if rec["state"] == "done" else None
         fmt = manifest.get("format")
+        done = rec["state"] == "done"
         return JobStatus(
             id=job_id,
             state=rec["state"],
@@ -456,10 +738,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             has_video=manifest.get("has_video"),
             created_at=float(rec["created_at"]) if rec.get("created_at") else None,
             finished_at=float(rec["finished_at"]) if rec.get("finished_at") else None,
+            result_url=signed_url(job_id, rec, False) if done else None,
+            download_url=signed_url(job_id, rec, True) if done else None,
         )
 
-    def _done_files(job_id: str, token: str | None) -> tuple[JobFiles, dict[str, Any]]:
-        rec = job_or_404(job_id, token)
+    def _done_files(rec: dict[str, Any], job_id: str) -> tuple[JobFiles, dict[str, Any]]:
         files = store.files(job_id)
         manifest = read_json(files.manifest)
         if rec["state"] != "done" or not isinstance(manifest, dict):
@@ -471,11 +754,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "/jobs/{job_id}/result",
         responses={**_ERRORS, 200: {"description": "The mixed media", "content": {"audio/*": {}, "video/*": {}}},
                    409: {"model": Problem, "description": "Not done yet, or failed"}},
-        summary="Download the mixed audio or video",
+        summary="Download the mixed audio or video (the token, or a signed link from the status)",
         response_class=FileResponse,
     )
-    def get_result(job_id: str, download: bool = True, token: str | None = Depends(token_of)) -> FileResponse:
-        files, manifest = _done_files(job_id, token)
+    def get_result(job_id: str, download: bool = True, exp: int | None = None, sig: str | None = None,
+                   token: str | None = Depends(token_of)) -> FileResponse:
+        if token is None and sig is not None and exp is not None:
+            rec = store.get(job_id)
+            if (rec is None or exp < time.time() or exp > time.time() + LINK_TTL_S + 60 or not hmac.compare_digest(
+                    sig, link_signature(str(rec.get("token_hash") or ""), job_id, exp, download))):
+                raise HTTPException(404, "no such job, or the link has expired; get a new one from the job")
+        else:
+            rec = job_or_404(job_id, token)
+        files, manifest = _done_files(rec, job_id)
         fmt = str(manifest["format"])
         path = files.result(fmt)
         if not path.exists():
@@ -484,11 +775,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             path, media_type=_MEDIA_TYPES.get(fmt, "application/octet-stream"),
             filename=download_name(str(manifest.get("original_name", "upload")), fmt),
             content_disposition_type="attachment" if download else "inline",
+            headers={"Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer"},
         )
 
     @api.get("/jobs/{job_id}/report", responses={**_ERRORS, 409: {"model": Problem}}, summary="The job report")
     def get_report(job_id: str, token: str | None = Depends(token_of)) -> JSONResponse:
-        files, _ = _done_files(job_id, token)
+        files, _ = _done_files(job_or_404(job_id, token), job_id)
         report = read_json(files.report)
         if report is None:
             raise HTTPException(404, "the report has expired or was removed")
@@ -501,22 +793,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Response(status_code=204)
 
     # -- library, health, page -----------------------------------------------------------------------------
-    @api.get("/library", summary="The music catalog: tracks and their features")
-    def get_library() -> JSONResponse:
-        now = time.monotonic()
-        if "tracks" not in library_cache or now - library_cache["at"] > 60:
-            library_cache["tracks"] = _list_library(settings.home)
-            library_cache["at"] = now
-        return JSONResponse(library_cache["tracks"])
+    @api.get("/library", summary="The music catalog: tracks and their features",
+             responses={429: {"model": Problem}, 503: {"model": Problem}})
+    def get_library(request: Request) -> JSONResponse:
+        if not library_limit.allow(client_key(request)):
+            return JSONResponse({"detail": f"at most {settings.library_requests_per_min} catalog requests a "
+                                           "minute; try again shortly"}, status_code=429,
+                                headers={"Retry-After": "10"})
+        return JSONResponse(catalog.get().get("tracks") or [], headers={"Cache-Control": "public, max-age=60"})
 
-    @api.get("/health", summary="200 when Redis and storage answer", responses={503: {"description": "Not ready"}})
+    @api.get("/health", summary="200 when Redis and storage answer and there is room for one more job",
+             responses={503: {"description": "Not ready"}})
     def health() -> JSONResponse:
         redis_ok = store.ping()
-        storage_ok = _storage_writable(settings.jobs_dir)
+        free = free_bytes()
+        space_ok = free >= settings.free_bytes_needed
+        storage_ok = _storage_writable(settings.jobs_dir) and space_ok
         status = 200 if redis_ok and storage_ok else 503
         if redis_ok:
             maybe_sweep()
-        return JSONResponse({"redis": redis_ok, "storage": storage_ok}, status_code=status)
+        body: dict[str, Any] = {"redis": redis_ok, "storage": storage_ok, "free_bytes": free,
+                                "free_bytes_needed": settings.free_bytes_needed}
+        if not space_ok:
+            body["reason"] = (f"{free / 1e9:.2f} GB free, under the {settings.free_bytes_needed / 1e9:.2f} GB one "
+                              "more job may need")
+        elif not redis_ok:
+            body["reason"] = _REDIS_DOWN
+        return JSONResponse(body, status_code=status)
 
     @api.get("/", include_in_schema=False)
     def index() -> FileResponse:
@@ -545,18 +848,23 @@ def _storage_writable(root: Path) -> bool:
         return False
 
 
-def _list_library(home: Path) -> list[dict[str, Any]]:
-    """``moodmix library list --json`` in a child process: the catalog code (numpy, SQLAlchemy models) stays
-    out of the API process."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "moodmix", "library", "list", "--json"],
-        capture_output=True, text=True, timeout=120, check=False,
-        env={**os.environ, "MOODMIX_HOME": str(home)},
-    )
+def _catalog_view(home: Path) -> dict[str, Any]:
+    """:mod:`workers.catalog_view` in a child process: the catalog code (numpy, SQLAlchemy models) stays out of
+    the API process."""
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "workers.catalog_view"], capture_output=True, text=True, timeout=120,
+            check=False, env={**os.environ, "MOODMIX_HOME": str(home)},
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        log.error("listing the catalog failed: %s", exc)
+        raise HTTPException(503, "the music catalog could not be listed; try again in a minute") from None
     if proc.returncode != 0:
         msg = (proc.stderr.strip().splitlines() or ["no message"])[-1]
-        raise HTTPException(503, f"the music catalog could not be listed: {msg}")
-    return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+        log.error("listing the catalog failed: %s", msg)
+        raise HTTPException(503, "the music catalog could not be listed; try again in a minute")
+    value = json.loads(proc.stdout)
+    return value if isinstance(value, dict) else {"tracks": [], "moods": []}
 
 
 def __getattr__(name: str) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -59,6 +60,38 @@ class Settings(BaseSettings):
     #: Progress is written to Redis at most this often while a stage runs (stage changes are always written).
     progress_interval_s: float = 0.25
 
+    # ---- resource limits (see mixer.limits; checked from the probe, before a job is queued) -------------
+    min_sample_rate_hz: int = 8000
+    max_sample_rate_hz: int = 192000
+    #: More channels than this are refused; up to this many are folded to stereo.
+    max_channels: int = 32
+    #: duration × rate × channels a job may decode; default ``max_duration_s`` of 48 kHz 8-channel audio.
+    max_work_samples: int | None = None
+    #: Disk one job may use (upload + decoded voice + temporary files + result); refused before queueing when
+    #: its estimate is over, failed when its files grow past it while it runs.
+    max_job_bytes: int = 4 * 1024**3
+    #: /health says storage is unhealthy, and uploads answer 507, below this much free disk; default
+    #: ``max_job_bytes`` (room for one more job of the largest size).
+    min_free_bytes: int | None = None
+
+    # ---- slow and many clients ---------------------------------------------------------------------------
+    #: An upload that sends nothing for this long is cut off (408).
+    upload_idle_timeout_s: float = 30.0
+    #: After ``upload_grace_s``, an upload slower than this on average is cut off (408).
+    upload_min_bytes_per_s: int = 16 * 1024
+    upload_grace_s: float = 30.0
+    #: Uploads in progress at once, overall and per client address; more answer 429.
+    max_concurrent_uploads: int = 16
+    max_uploads_per_client: int = 4
+    #: GET /library requests per client per minute (it is cached; this bounds the cost of cache misses).
+    library_requests_per_min: int = 30
+
+    # ---- lost workers ------------------------------------------------------------------------------------
+    #: A running job writes a heartbeat to its record this often ...
+    heartbeat_interval_s: float = 5.0
+    #: ... and a job whose heartbeat is older than this is taken as lost and re-queued by the sweep.
+    heartbeat_timeout_s: float = 60.0
+
     @model_validator(mode="after")
     def _check_limits(self) -> Settings:
         if self.hard_time_limit_s <= self.soft_time_limit_s:
@@ -74,7 +107,32 @@ class Settings(BaseSettings):
             )
         if self.max_upload_bytes <= 0 or self.max_duration_s <= 0:
             raise ValueError("MOODMIX_MAX_UPLOAD_BYTES and MOODMIX_MAX_DURATION_S must be positive")
+        if not 0 < self.min_sample_rate_hz <= self.max_sample_rate_hz:
+            raise ValueError("MOODMIX_MIN_SAMPLE_RATE_HZ must be positive and at most MOODMIX_MAX_SAMPLE_RATE_HZ")
+        if self.heartbeat_timeout_s < 3 * self.heartbeat_interval_s:
+            raise ValueError(
+                f"MOODMIX_HEARTBEAT_TIMEOUT_S ({self.heartbeat_timeout_s}) must be at least 3 heartbeats "
+                f"(MOODMIX_HEARTBEAT_INTERVAL_S = {self.heartbeat_interval_s}), or live jobs are re-queued"
+            )
         return self
+
+    def input_limits(self) -> Any:
+        """The :class:`mixer.limits.InputLimits` of an upload."""
+        from mixer.limits import InputLimits
+
+        work = self.max_work_samples
+        if work is None:
+            work = int(self.max_duration_s * 48000 * 8)
+        return InputLimits(
+            min_sample_rate_hz=self.min_sample_rate_hz, max_sample_rate_hz=self.max_sample_rate_hz,
+            max_channels=self.max_channels, max_duration_s=self.max_duration_s, max_work_samples=work,
+            max_decoded_bytes=self.max_job_bytes // 2,  # the decoded voice and a result as large must fit
+        )
+
+    @property
+    def free_bytes_needed(self) -> int:
+        """Free disk below which storage is unhealthy (one more job of the largest size)."""
+        return self.min_free_bytes if self.min_free_bytes is not None else self.max_job_bytes
 
     @property
     def jobs_dir(self) -> Path:

@@ -25,6 +25,12 @@ __all__ = ["KEY_PREFIX", "STAGES", "JobState", "JobStore"]
 JobState = Literal["queued", "running", "done", "failed"]
 KEY_PREFIX = "moodmix:job:"
 _SWEEP_LOCK = "moodmix:sweep-lock"
+#: Held by the one run of a job that is working on it (refreshed with its heartbeat, expires when it dies).
+_RUN_CLAIM = "moodmix:run:"
+#: Taken by whoever re-queues a lost job, so that many sweepers re-queue it once.
+_REQUEUE_LOCK = "moodmix:requeue:"
+#: A job re-queued this often (its worker lost each time) fails instead: it may be what kills the worker.
+MAX_REQUEUES = 3
 
 #: Stages in the order they run, with their share of the whole job (used to turn a stage's fraction into one
 #: overall progress figure). ``separate`` only runs with ``--separate``; shares are renormalised over the
@@ -121,6 +127,8 @@ class JobStore:
                 "updated_at": str(now),
                 "finished_at": "",
                 "attempts": "0",
+                "requeues": "0",
+                "heartbeat_at": "",
             },
         )
 
@@ -173,6 +181,69 @@ class JobStore:
         return self.update(
             job_id, self.settings.job_ttl_s, state="failed", stage="failed", error=error, finished_at=time.time()
         )
+
+    # ---- heartbeats and lost jobs ------------------------------------------------------------------------
+    def claim_run(self, job_id: str, run_id: str) -> bool:
+        """Take the job for this run; False while another live run holds it (its heartbeat refreshes the
+        claim, which expires ``heartbeat_timeout_s`` after its last beat)."""
+        ttl = max(1, int(self.settings.heartbeat_timeout_s))
+        key = _RUN_CLAIM + job_id
+        if self.redis.set(key, run_id, nx=True, ex=ttl):
+            return True
+        return bool(self.redis.get(key) == run_id)
+
+    def heartbeat(self, job_id: str, run_id: str) -> bool:
+        """This run is alive: refresh its claim, then ``heartbeat_at`` in the record."""
+        ttl = max(1, int(self.settings.heartbeat_timeout_s))
+        self.redis.set(_RUN_CLAIM + job_id, run_id, ex=ttl)
+        return self.update(job_id, heartbeat_at=f"{time.time():.3f}")
+
+    def release_run(self, job_id: str, run_id: str) -> None:
+        key = _RUN_CLAIM + job_id
+        if self.redis.get(key) == run_id:
+            self.redis.delete(key)
+
+    def is_lost(self, rec: Mapping[str, Any], now: float | None = None) -> bool:
+        """A running job whose heartbeat (or, before its first beat, last update) is older than the timeout."""
+        if rec.get("state") != "running":
+            return False
+        now = time.time() if now is None else now
+        last = float(rec.get("heartbeat_at") or rec.get("updated_at") or now)
+        return now - last > self.settings.heartbeat_timeout_s
+
+    def requeue_lost(self, job_id: str, now: float | None = None) -> str:
+        """Re-queue ``job_id`` when its worker was lost (see :meth:`is_lost`). Idempotent: of many callers at
+        once, one re-queues. Returns ``"requeued"``, ``"failed"`` (lost too often), or ``"none"``."""
+        rec = self.get(job_id)
+        files = self.files(job_id)
+        if rec is None or not self.is_lost(rec, now) or not files.input.exists():
+            return "none"
+        if not self.redis.set(_REQUEUE_LOCK + job_id, "1", nx=True, ex=max(5, int(self.settings.heartbeat_timeout_s))):
+            return "none"
+        if files.finished():  # it finished on disk; only its record missed it
+            self.redis.delete(self.key(job_id))
+            return self.recover(job_id)
+        requeues = int(rec.get("requeues") or 0) + 1
+        if requeues > MAX_REQUEUES:
+            self.mark_failed(job_id, f"the job's worker was lost {requeues - 1} times while running it; the "
+                             "input may be what stops it: try a shorter or re-exported file")
+            return "failed"
+        self.redis.delete(_RUN_CLAIM + job_id)  # its holder is dead: the new run may take it at once
+        self.update(job_id, state="queued", stage="queued", requeues=requeues, heartbeat_at="", error="")
+        self.enqueue(job_id)
+        return "requeued"
+
+    def sweep_lost(self, now: float | None = None) -> int:
+        """Re-queue every lost running job of this jobs directory; the number re-queued. Cheap (one SCAN),
+        not throttled: workers run it every few seconds."""
+        n = 0
+        for key in self.redis.scan_iter(match=KEY_PREFIX + "*", count=500):
+            job_id = str(key)[len(KEY_PREFIX):]
+            if not valid_job_id(job_id) or not self.files(job_id).manifest.exists():
+                continue  # another deployment's (or another test's) job
+            if self.requeue_lost(job_id, now) == "requeued":
+                n += 1
+        return n
 
     def delete(self, job_id: str) -> None:
         """Remove the job's files, then its record."""
@@ -244,14 +315,12 @@ class JobStore:
                 if expired:
                     self.delete(d.name)
                     counts["removed"] += 1
-                elif rec.get("state") == "running" and now - float(rec.get("updated_at") or now) > (
-                    self.settings.visibility_timeout_s + self.settings.hard_time_limit_s
-                ):
-                    # Silent for longer than a redelivery plus a whole run: its worker was lost (or the hard
-                    # limit killed it) and nobody took it over. Say so instead of "running" forever.
-                    self.mark_failed(d.name, "the job stopped: its worker was lost and the job was not "
-                                     "redelivered in time; upload it again")
-                    counts["failed"] = counts.get("failed", 0) + 1
+                elif self.is_lost(rec, now):
+                    # No heartbeat for heartbeat_timeout_s: its worker was lost (kill -9, OOM, a lost machine).
+                    # Run it again now instead of waiting for the broker's visibility timeout.
+                    outcome = self.requeue_lost(d.name, now)
+                    if outcome in ("requeued", "failed"):
+                        counts[outcome] = counts.get(outcome, 0) + 1
                 continue
             # No record: expired (TTL) after finishing, an upload that never completed, or lost by Redis.
             if files.finished() or not files.input.exists() or not isinstance(manifest, dict):

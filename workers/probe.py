@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 __all__ = ["ProbeResult", "UploadRejected", "probe_upload"]
 
@@ -34,16 +35,31 @@ class ProbeResult:
     has_video: bool
     audio_codec: str
     sample_rate: int
+    channels: int = 0
 
 
-def probe_upload(path: Path, *, max_duration_s: float) -> ProbeResult:
+def _check(limits: Any, *, sample_rate: int, channels: int, duration_s: float) -> None:
+    from mixer.limits import check_input
+    from moodmix.errors import InputLimitError
+
+    try:
+        check_input(sample_rate=sample_rate, channels=channels, duration_s=duration_s, limits=limits,
+                    name="the upload", hint=" (or raise the server's MOODMIX_* limit)")
+    except InputLimitError as exc:
+        raise UploadRejected(422, str(exc)) from None
+
+
+def probe_upload(path: Path, *, max_duration_s: float, limits: Any = None) -> ProbeResult:
     """Probe ``path`` and decode its audio once (up to the duration limit) to prove it is whole.
+
+    ``limits`` (a :class:`mixer.limits.InputLimits`) are checked from the header before anything is decoded,
+    and again against what the decode really yields (a header may lie about the length).
 
     Raises
     ------
     UploadRejected
         415 when it is not media or has no audio stream; 422 when it is truncated or corrupt, has no audio
-        samples, or is longer than ``max_duration_s``.
+        samples, is longer than ``max_duration_s``, or is outside ``limits`` (the message names the limit).
     """
     import av
 
@@ -70,10 +86,13 @@ def probe_upload(path: Path, *, max_duration_s: float) -> ProbeResult:
         announced_s = float(container.duration) / 1e6 if container.duration else 0.0
         if audio.duration is not None and audio.time_base is not None:
             announced_s = max(announced_s, float(audio.duration * audio.time_base))
+        sr = int(audio.codec_context.sample_rate or 0)
+        channels = int(audio.codec_context.channels or 0)
+        codec = audio.codec_context.name
+        if limits is not None:  # the rate first: a 1 Hz WAV is "long" only because of its rate
+            _check(limits, sample_rate=sr, channels=channels, duration_s=announced_s)
         if announced_s > max_duration_s:
             raise UploadRejected(422, _too_long(announced_s, max_duration_s))
-        sr = int(audio.codec_context.sample_rate or 0)
-        codec = audio.codec_context.name
         samples = 0
         decoded_s = 0.0
         try:
@@ -91,6 +110,8 @@ def probe_upload(path: Path, *, max_duration_s: float) -> ProbeResult:
                     decoded_s += frame.samples / rate
                 if decoded_s > max_duration_s:
                     raise UploadRejected(422, _too_long(decoded_s, max_duration_s, at_least=True))
+                if limits is not None and decoded_s > announced_s + 1.0:  # the header said less than it holds
+                    _check(limits, sample_rate=sr, channels=channels, duration_s=decoded_s)
         except av.error.FFmpegError as exc:
             raise UploadRejected(
                 422, f"the upload is corrupt or truncated: decoding its audio failed after {decoded_s:.1f} s "
@@ -105,7 +126,7 @@ def probe_upload(path: Path, *, max_duration_s: float) -> ProbeResult:
             )
         return ProbeResult(
             container=container.format.name, duration_s=decoded_s, has_video=video is not None,
-            audio_codec=codec, sample_rate=sr,
+            audio_codec=codec, sample_rate=sr, channels=channels,
         )
     finally:
         container.close()

@@ -102,8 +102,8 @@ def start_worker(tmp_path: Path, catalog_ready: Path) -> Iterator[Callable[..., 
 def start_api(tmp_path: Path) -> Iterator[Callable[[Any], ApiServer]]:
     servers: list[ApiServer] = []
 
-    def start(settings: Any) -> ApiServer:
-        s = ApiServer(settings, tmp_path / f"api{len(servers)}.log")
+    def start(settings: Any, **kwargs: Any) -> ApiServer:
+        s = ApiServer(settings, tmp_path / f"api{len(servers)}.log", **kwargs)
         servers.append(s)
         return s
 
@@ -133,7 +133,7 @@ def live_service(tmp_path_factory: pytest.TempPathFactory, redis_url: str, catal
     worker = WorkerProc(settings, root / "worker.log", concurrency=2, name="live")
     try:
         worker.wait_ready()
-        api = ApiServer(settings, root / "api.log")
+        api = ApiServer(settings, root / "api.log", log_level="info")  # the access log too: no token may be in it
     except BaseException:
         worker.stop()
         raise

@@ -162,15 +162,16 @@ def free_port() -> int:
 class ApiServer:
     """``uvicorn workers.api:app`` in a subprocess, configured through the environment like production."""
 
-    def __init__(self, settings: Any, log_path: Path) -> None:
+    def __init__(self, settings: Any, log_path: Path, log_level: str = "warning",
+                 env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.log_path = log_path
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "workers.api:app", "--host", "127.0.0.1", "--port", str(self.port),
-             "--log-level", "warning"],
-            cwd=REPO, env=settings_env(settings), stdout=self._log, stderr=subprocess.STDOUT,
+             "--log-level", log_level],
+            cwd=REPO, env={**settings_env(settings), **(env or {})}, stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         import httpx
@@ -180,7 +181,7 @@ class ApiServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"API exited: {log_path.read_text()[-3000:]}")
             try:
-                if httpx.get(self.url + "/health", timeout=2).status_code == 200:
+                if httpx.get(self.url + "/health", timeout=2).status_code in (200, 503):
                     return
             except httpx.HTTPError:
                 pass

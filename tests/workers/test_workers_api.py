@@ -164,6 +164,9 @@ def test_path_like_filename_with_bad_content_is_refused(client: Any, svc_setting
     ("keep_ambience_db", "-5", "between 0 and 60"),
     ("keep_ambience_db", "loud", "must be a number"),
     ("mood", "../x", "mood must be"),
+    ("mood", "zzz", "unknown mood 'zzz'"),  # regression (issue 13): was 201, then the job failed
+    ("target_lufs", "-60", "between -40 and -5"),
+    ("target_lufs", "nan", "must be"),
 ])
 def test_bad_options_are_422_with_a_clear_message(client: Any, svc_settings: Any, media_dir: Path,
                                                   field: str, value: str, message: str) -> None:
@@ -174,8 +177,10 @@ def test_bad_options_are_422_with_a_clear_message(client: Any, svc_settings: Any
 
 
 def test_missing_file_field_and_wrong_content_type(client: Any, svc_settings: Any) -> None:
-    r = client.post("/jobs", data={"preset": "vlog"}, files={"other": ("x.txt", b"hi")})
+    r = client.post("/jobs", files={"preset": (None, "vlog")})
     assert r.status_code == 422 and "no 'file' field" in r.json()["detail"]
+    r1 = client.post("/jobs", data={"preset": "vlog"}, files={"other": ("x.txt", b"hi")})
+    assert r1.status_code == 422 and "unknown form field 'other'" in r1.json()["detail"]
     r2 = client.post("/jobs", content=b"{}", headers={"Content-Type": "application/json"})
     assert r2.status_code == 415
     assert job_dirs(svc_settings) == []
@@ -211,7 +216,8 @@ def test_ids_that_look_like_paths_are_404(client: Any) -> None:
 
 def test_health_docs_and_page(client: Any) -> None:
     h = client.get("/health")
-    assert h.status_code == 200 and h.json() == {"redis": True, "storage": True}
+    assert h.status_code == 200 and h.json()["redis"] is True and h.json()["storage"] is True
+    assert h.json()["free_bytes"] >= h.json()["free_bytes_needed"] > 0
     spec = client.get("/openapi.json").json()
     assert {"/jobs", "/jobs/{job_id}", "/jobs/{job_id}/result", "/jobs/{job_id}/report", "/library",
             "/health"} <= set(spec["paths"])

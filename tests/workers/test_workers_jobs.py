@@ -176,18 +176,41 @@ def test_jobs_redis_lost_are_requeued_from_their_directory(store: JobStore) -> N
 
 
 @pytest.mark.redis
-def test_sweep_fails_a_running_job_whose_worker_vanished(store: JobStore) -> None:
+def test_a_job_whose_heartbeat_stopped_is_requeued_once(store: JobStore) -> None:
+    """A running job whose heartbeat is older than the timeout (its worker was lost) goes back to the queue;
+    many sweepers at once re-queue it once; a job that still beats is left alone."""
     job_id, token = _job(store)
+    queue_key = store.settings.queue
+    store.redis.delete(queue_key)
+    assert store.claim_run(job_id, "run-a")
     store.mark_running(job_id, "emotion", 0.3)
-    s = store.settings
-    store.redis.hset(store.key(job_id), "updated_at", str(time.time() - s.visibility_timeout_s - s.hard_time_limit_s - 1))
+    store.heartbeat(job_id, "run-a")
+    assert not store.claim_run(job_id, "run-b")  # the live run holds it
     alive, _ = _job(store)
     store.mark_running(alive, "mix", 0.7)
-    counts = store.sweep(force=True)
-    assert counts["failed"] == 1
+    store.heartbeat(alive, "run-c")
+    store.redis.delete(queue_key)
+    later = time.time() + store.settings.heartbeat_timeout_s + 1
+    outcomes = [store.requeue_lost(job_id, now=later) for _ in range(3)]
+    assert outcomes == ["requeued", "none", "none"]
+    assert store.redis.llen(queue_key) == 1
+    rec = store.authorize(job_id, token)
+    assert rec is not None and rec["state"] == "queued" and rec["requeues"] == "1"
+    assert store.claim_run(job_id, "run-b")  # the dead run's claim was dropped
+    assert store.get(alive)["state"] == "running"
+    assert store.requeue_lost(alive) == "none"
+
+
+@pytest.mark.redis
+def test_a_job_lost_too_often_fails_with_a_reason(store: JobStore) -> None:
+    from workers.jobs import MAX_REQUEUES
+
+    job_id, token = _job(store)
+    store.mark_running(job_id, "mix", 0.5)
+    store.redis.hset(store.key(job_id), mapping={"requeues": str(MAX_REQUEUES), "heartbeat_at": "1"})
+    assert store.sweep(force=True).get("failed") == 1
     rec = store.authorize(job_id, token)
     assert rec is not None and rec["state"] == "failed" and "worker was lost" in rec["error"]
-    assert store.get(alive)["state"] == "running"
 
 
 def test_only_transient_errors_are_retried() -> None:

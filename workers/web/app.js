@@ -114,8 +114,10 @@ async function poll() {
   }
 }
 
-function resultUrl(download) {
-  return `/jobs/${encodeURIComponent(job.id)}/result?token=${encodeURIComponent(job.token)}&download=${download}`;
+// The token travels only in the Authorization header: the player and the download use the short-lived signed
+// links the done status carries (a URL ends up in logs and histories; these expire in minutes).
+function resultUrl(status, download) {
+  return download ? status.download_url : status.result_url;
 }
 
 function showResult(status) {
@@ -126,11 +128,11 @@ function showResult(status) {
   const player = document.createElement(status.has_video ? "video" : "audio");
   player.controls = true;
   player.preload = "metadata";
-  player.src = resultUrl(false);
+  player.src = resultUrl(status, false);
   player.setAttribute("aria-label", "the mixed result");
   $("player").replaceChildren(player);
   const a = $("download");
-  a.href = resultUrl(true);
+  a.href = resultUrl(status, true);
   a.setAttribute("download", status.download_name || "");
   a.textContent = `Download ${status.download_name || ""}`.trim();
   $("result-title").focus?.();
