@@ -127,7 +127,7 @@ def onset_strength(power: np.ndarray, *, sr: int = _ANALYSIS_SR, n_mels: int = 1
 
 def _estimate_tempo(onset: np.ndarray, *, start_bpm: float = 120.0, std_bpm: float = 1.0, ac_size_s: float = 8.0,
                     max_tempo: float = 320.0) -> float:
-    """Global tempo (BPM): the mean autocorrelation tempogram weighted by a log-normal prior (librosa.feature.tempo)."""
+    """Global tempo (BPM): the mean autocorrelation tempogram under a log-normal prior (librosa.feature.tempo)."""
     win = min(int(round(ac_size_s * _ANALYSIS_SR / _HOP)), onset.size)
     pad = win // 2
     x = np.pad(onset, (pad, pad), mode="linear_ramp", end_values=(0, 0))

@@ -32,8 +32,8 @@ from scipy.ndimage import minimum_filter1d
 
 __all__ = [
     "LEVELLER_PRESETS",
-    "LevellerSettings",
     "Leveller",
+    "LevellerSettings",
     "compressor_gain",
     "leveller_for",
     "rider_gain_db",

@@ -31,6 +31,7 @@ __all__ = [
     "integrated_from_hop_power",
     "integrated_loudness",
     "k_weighting_sos",
+    "kweighted_filter",
     "kweighted_hop_power",
     "short_term_from_hop_power",
     "true_peak_dbtp",
@@ -116,6 +117,15 @@ def kweighted_hop_power(
     power = np.einsum("chk,chk->ch", y, y, dtype=np.float64)
     power = _channel_gains(channels) @ power / hop
     return power, zi
+
+
+def kweighted_filter(audio: np.ndarray, sr: int, zi: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The K-weighted signal (BS.1770-4 pre-filter + RLB high-pass) of one block, float32, and the filter state
+    to pass with the next block (``None``: start at rest)."""
+    sos = _k_weighting_sos32(sr)
+    if zi is None:
+        zi = np.zeros((sos.shape[0], audio.shape[0], 2), np.float32)
+    return sosfilt(sos, np.asarray(audio, np.float32), axis=1, zi=np.asarray(zi, np.float32))
 
 
 @functools.lru_cache(maxsize=16)

@@ -37,6 +37,7 @@ from mixer.leveller import LevellerSettings, compressor_gain, leveller_for, ride
 from mixer.limiter import limiter_gain
 from mixer.loudness import (
     integrated_from_hop_power,
+    kweighted_filter,
     kweighted_hop_power,
     true_peak_per_hop,
 )
@@ -222,19 +223,26 @@ def _stereo(block: np.ndarray) -> np.ndarray:
     return np.broadcast_to(mono, (2, mono.size))
 
 
-def _stereo_power(
-    block: np.ndarray, sr: int, hop: int, zi: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """K-weighted power per hop of a block as it will be heard in stereo.
-
-    A mono block is played dual-mono: both channels carry it with BS.1770 weight 1, so the power is twice the
-    mono power; filtering the one channel and doubling saves half the work.
-    """
-    if block.shape[0] == 2:
-        return kweighted_hop_power(_padded(block, hop), sr, hop, zi)
-    mono = block if block.shape[0] == 1 else block.mean(axis=0, dtype=np.float32)[None, :]
-    p, zi = kweighted_hop_power(_padded(mono, hop), sr, hop, zi)
-    return 2.0 * p, zi
+def _stereo_powers(
+    voice: np.ndarray, bed: np.ndarray, sr: int, hop: int, zv: np.ndarray | None, zb: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """K-weighted power per hop of a voice block and a bed block as heard in stereo, and their cross term
+    ``sum_c G_c mean(kv_c kb_c)`` (BS.1770 channel weights; a mono block plays on both channels)."""
+    v = voice if voice.shape[0] <= 2 else voice.mean(axis=0, dtype=np.float32)[None, :]
+    b = bed if bed.shape[0] <= 2 else bed.mean(axis=0, dtype=np.float32)[None, :]
+    yv, zv = kweighted_filter(_padded(v, hop), sr, zv)
+    yb, zb = kweighted_filter(_padded(b, hop), sr, zb)
+    k = yv.shape[1] // hop
+    yv = yv[:, : k * hop].reshape(yv.shape[0], k, hop)
+    yb = yb[:, : k * hop].reshape(yb.shape[0], k, hop)
+    pv = np.einsum("chk,chk->h", yv, yv, dtype=np.float64) / hop * (2 // yv.shape[0])
+    pb = np.einsum("chk,chk->h", yb, yb, dtype=np.float64) / hop * (2 // yb.shape[0])
+    if yv.shape[0] == yb.shape[0]:
+        cr = np.einsum("chk,chk->h", yv, yb, dtype=np.float64) / hop * (2 // yv.shape[0])
+    else:  # one mono, one stereo: the mono one is on both channels
+        mono, st = (yv, yb) if yv.shape[0] == 1 else (yb, yv)
+        cr = np.einsum("hk,chk->h", mono[0], st, dtype=np.float64) / hop
+    return pv, pb, cr, zv, zb
 
 
 def _reader(src: Source, name: str, sr: int) -> tuple[BlockReader, int]:
@@ -307,23 +315,27 @@ def plan_mix(
 
     # Pass 1: K-weighted power per control hop of the voice and of the bed (as they will be heard: stereo).
     # With the leveller, also the voice's sample peak per limiter hop (for its compressor).
+    # Also their cross term per hop, so that the K-weighted power of any mix a x voice + b x bed with gains
+    # steady over a hop is a^2 pv + b^2 pb + 2ab cross, with no second filtering pass (K-weighting is linear).
     pv = np.zeros(n_ctl)
     pb = np.zeros(n_ctl)
+    cross = np.zeros(n_ctl)
     lev = settings.leveller
     vpk = np.zeros(n_lim, np.float32) if lev is not None else None
     zv = zb = None
     for i0, i1 in _blocks(n, block):
         k0 = i0 // ctl_hop
         vb = read_v(i0, i1)
-        p, zv = _stereo_power(vb, sr, ctl_hop, zv)
-        pv[k0 : k0 + p.size] = p
+        pv_k, pb_k, cr_k, zv, zb = _stereo_powers(vb, read_b(i0, i1), sr, ctl_hop, zv, zb)
+        pv[k0 : k0 + pv_k.size] = pv_k
+        pb[k0 : k0 + pb_k.size] = pb_k
+        cross[k0 : k0 + cr_k.size] = cr_k
         if vpk is not None:
             x = _padded(vb, lim_hop)
             pk = np.abs(x).reshape(x.shape[0], -1, lim_hop).max(axis=(0, 2))
             j0 = i0 // lim_hop
             vpk[j0 : j0 + pk.size] = pk[: n_lim - j0]
-        p, zb = _stereo_power(read_b(i0, i1), sr, ctl_hop, zb)
-        pb[k0 : k0 + p.size] = p
+    pv_raw = pv
 
     mask = speech_mask(segments, n_ctl, hop_s)
     ceiling = 10 ** (settings.true_peak_dbtp / 20)
@@ -377,21 +389,24 @@ def plan_mix(
             duck = 10.0 ** (env * depth_b / 20.0)
             duck_hop = 0.5 * (duck[:-1] + duck[1:])
 
-    # Static gain, first guess: voice and music are unrelated, so their powers add.
-    pred = integrated_from_hop_power(pv_l + pb_l * duck_hop**2, hop_s)
+    # K-weighted power of the pre-limiter mix at unity static gain, from the pass-1 powers and cross term (the
+    # gains are steady within a 10 ms hop; the voice curve's mean square stands for it within the hop).
+    a2 = gv * gv * (_ctl_mean_square(voice_curve.astype(np.float64), per, n_ctl) if voice_curve is not None
+                    else np.ones(n_ctl))
+    b_hop = gb * duck_hop
+    pm1 = a2 * pv_raw + b_hop**2 * pb + 2.0 * np.sqrt(a2) * b_hop * cross
+    pm1 = np.maximum(pm1, 0.0)
+    pred = integrated_from_hop_power(pm1, hop_s)
     g_db = settings.target_lufs - pred if np.isfinite(pred) else 0.0
     g = 10 ** (g_db / 20)
+    pm = pm1 * g * g
+    lufs_pm = integrated_from_hop_power(pm, hop_s)
 
-    # Pass 2: the pre-limiter mix at that gain: exact K-weighted power, and true peaks of the hops whose sample
-    # peak is within 9 dB of the ceiling (3 dB of room for the gain correction below + 6 dB of inter-sample
-    # overshoot, more than band-limited audio shows). Repeated only if the correction needs more than that room.
-    for _attempt in range(3):
-        pm, peaks = _mix_pass(read_v, read_b, gv * g, gb * g, duck, sr, n, ctl_hop, lim_hop, block,
-                              only_above=ceiling / _ROOM, voice_curve=voice_curve)
-        lufs_pm = integrated_from_hop_power(pm, hop_s)
-        if not np.isfinite(lufs_pm) or settings.target_lufs - lufs_pm < _ROOM_DB - 6.0 - 1.0:
-            break
-        g *= 10 ** ((settings.target_lufs - lufs_pm) / 20)
+    # Pass 2: true peaks of the pre-limiter mix at that gain, oversampled on the hops whose sample peak is within
+    # 9 dB of the ceiling (3 dB of room for the limiter's gain correction below + 6 dB of inter-sample overshoot,
+    # more than band-limited audio shows).
+    peaks = _mix_pass(read_v, read_b, gv * g, gb * g, duck, sr, n, ctl_hop, lim_hop, block,
+                      only_above=ceiling / _ROOM, voice_curve=voice_curve)
 
     # Static gain + limiter, refined together: the limiter's loudness cost is folded back into the gain.
     ratio = 1.0
@@ -457,24 +472,19 @@ _ROOM = 10 ** (_ROOM_DB / 20)
 def _mix_pass(
     read_v: BlockReader, read_b: BlockReader, gv: float, gb: float, duck: np.ndarray, sr: int, n: int,
     ctl_hop: int, lim_hop: int, block: int, *, only_above: float, voice_curve: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """K-weighted power per control hop and true peak per limiter hop of the pre-limiter mix."""
-    n_ctl = -(-n // ctl_hop)
+) -> np.ndarray:
+    """True peak per limiter hop of the pre-limiter mix."""
     n_lim = -(-n // lim_hop)
-    pm = np.zeros(n_ctl)
     peaks = np.zeros(n_lim, np.float32)
-    zm = None
     pre = _Prelimiter(read_v, read_b, gv, gb, duck, ctl_hop, n, voice_curve, lim_hop)
     for i0, i1 in _blocks(n, block):
         x = _padded(pre(i0, i1), ctl_hop)
-        p, zm = kweighted_hop_power(x, sr, ctl_hop, zm)
-        pm[i0 // ctl_hop : i0 // ctl_hop + p.size] = p
         ctx = (pre(max(0, i0 - 64), i0), pre(i1, min(n, i1 + 64)))
         tp = true_peak_per_hop(x, lim_hop, only_above=only_above, context=ctx)
         k0 = i0 // lim_hop
         cnt = min(tp.size, n_lim - k0)
         peaks[k0 : k0 + cnt] = tp[:cnt]
-    return pm, peaks
+    return peaks
 
 
 class _Prelimiter:

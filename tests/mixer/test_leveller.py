@@ -3,6 +3,8 @@ together, pauses are never raised, the limiter only trims, and the stems still s
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -73,7 +75,7 @@ def test_pauses_and_breaths_are_never_raised_above_the_speech_around_them(rng):
     p, _ = kweighted_hop_power(audio, SR, HOP)
     mask = speech_mask(segs, p.size, HOP / SR)
     g_db = rider_gain_db(p, mask, HOP / SR, settings=LevellerSettings())
-    for (s0, e0), (s1, _) in zip(segs, segs[1:]):
+    for (s0, e0), (s1, _) in itertools.pairwise(segs):
         pause = g_db[int(e0 * 100) + 1:int(s1 * 100)]
         left = g_db[int((e0 - 0.3) * 100)]
         right = g_db[int((s1 + 1.0) * 100)]
@@ -115,9 +117,8 @@ def test_leveller_names_and_presets():
 def _wide_emodb(emodb_dir):
     """Real speech with ±10 dB line-to-line swings: emodb_program's six lines at -10, +10, 0, +10, -10, 0 dB."""
     audio, _ = emodb_program(emodb_dir, SR, pause_s=1.0)
-    from mixer.vad import detect_speech
-
     from mixer.decode import to_analysis
+    from mixer.vad import detect_speech
 
     segs = list(detect_speech(to_analysis(audio, SR), 16000).segments)
     gains = [-10, 10, 0, 10, -10, 0]

@@ -115,7 +115,8 @@ def test_silent_voice_still_gets_a_bed(tmp_path, builtin_track):
     src = tmp_path / "silence.wav"
     sf.write(src, np.zeros((5 * 44100, 1), dtype=np.float32), 44100)
     out = tmp_path / "silence.mp3"
-    rep = pipeline.mix_file(src, out, settings=JobSettings(music=builtin_track))
+    # --analyse-emotion: with --music the emotion pass is skipped by default; here it must flag neutral
+    rep = pipeline.mix_file(src, out, settings=JobSettings(music=builtin_track, emotion_with_music=True))
     assert rep["speech"]["found"] is False and rep["speech"]["segments"] == []
     assert "no speech found" in rep["speech"]["note"]
     assert rep["emotion"]["neutral"] is True  # nothing to judge: flagged neutral, not a guess
