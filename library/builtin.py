@@ -5,6 +5,10 @@ Their analysis ships precomputed in ``library/data/builtin_features.json`` (writ
 needs no analysis. :func:`ensure_builtin` adds the clips to a catalog, tagged with their mood folder (calm,
 energetic, happy, nostalgic, tender); a clip whose bytes differ from the shipped hash (another package version) is
 analysed instead.
+
+Credits come from the package's own metadata (``importlib.metadata``): its licence expression (MIT) and version.
+Its README and ``LICENSE-MUSIC`` say every clip was generated with ACE-Step 1.5 by the project and name no
+artist, so each clip is credited to the package: ``'calm_acoustic_1' from immich-memories-music, MIT``.
 """
 
 from __future__ import annotations
@@ -15,7 +19,11 @@ from typing import Any
 
 from moodmix.errors import CatalogError
 
-__all__ = ["builtin_dir", "builtin_files", "ensure_builtin", "load_builtin_features", "write_builtin_features"]
+__all__ = ["BUILTIN_PACKAGE", "builtin_credits", "builtin_dir", "builtin_files", "ensure_builtin",
+           "load_builtin_features", "write_builtin_features"]
+
+#: The distribution that ships the clips.
+BUILTIN_PACKAGE = "immich-memories-music"
 
 _DATA = Path(__file__).parent / "data" / "builtin_features.json"
 
@@ -46,10 +54,35 @@ def load_builtin_features(path: Path | None = None) -> dict[str, dict[str, Any]]
     return {v["sha256"]: v["analysis"] for v in data["tracks"].values()}
 
 
+def builtin_credits(root: Path | None = None) -> dict[str, dict[str, Any]]:
+    """Absolute clip path → credit fields, from the installed package's metadata (licence, version, home page)."""
+    from importlib import metadata
+
+    from library.types import format_credit
+
+    try:
+        meta = metadata.metadata(BUILTIN_PACKAGE)
+        version = meta.get("Version") or "?"
+        licence = meta.get("License-Expression") or meta.get("License") or "MIT"
+    except metadata.PackageNotFoundError:
+        version, licence = "?", "MIT"
+    source = f"{BUILTIN_PACKAGE} {version} (PyPI, https://pypi.org/project/{BUILTIN_PACKAGE}/)"
+    root = root or builtin_dir()
+    out: dict[str, dict[str, Any]] = {}
+    from library.scan import find_audio_files
+
+    for f in find_audio_files([root]).files:
+        out[str(f)] = {"artist": None, "licence": licence, "source": source, "share_alike": False,
+                       "credit": format_credit(f.stem, licence=licence, origin=BUILTIN_PACKAGE)}
+    return out
+
+
 def ensure_builtin(catalog: Any, *, jobs: int | None = 1) -> Any:
-    """Add the built-in clips to ``catalog`` (quick when they are there: path, size and mtime are checked)."""
-    return catalog.add_paths([builtin_dir()], jobs=jobs, tags=("builtin",), tag_parent=True,
-                             precomputed=load_builtin_features())
+    """Add the built-in clips to ``catalog`` (quick when they are there: path, size and mtime are checked), each
+    with its credit."""
+    root = builtin_dir()
+    return catalog.add_paths([root], jobs=jobs, tags=("builtin",), tag_parent=True,
+                             precomputed=load_builtin_features(), credits=builtin_credits(root))
 
 
 def write_builtin_features(path: Path | None = None) -> Path:

@@ -9,6 +9,10 @@ Identity is content: a track's id is the first 12 hex characters of the SHA-256 
 skips files whose path, size and modification time are unchanged, re-hashes the others and analyses only new
 content; a file whose bytes changed is re-analysed (new id); a moved file keeps its id and analysis. Files that
 disappeared are reported (``missing``) and removed by :meth:`Catalog.prune`. Library files are only ever read.
+
+Every track may carry its credit (artist, licence, source, share-alike flag and the one-line credit), given to
+:meth:`Catalog.add_paths` by content hash. Catalogs made by earlier versions are migrated in place when opened:
+columns the table lacks are added (``ALTER TABLE ... ADD COLUMN``, all nullable), nothing is dropped or rewritten.
 """
 
 from __future__ import annotations
@@ -22,12 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Float, Integer, String, create_engine, event, select
+from sqlalchemy import JSON, BigInteger, Boolean, Float, Integer, String, create_engine, event, inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from library.types import FEATURES, Track
+from library.types import CREDIT_FIELDS, FEATURES, Track
 from moodmix.errors import CatalogError, MoodmixError
 
 __all__ = ["Catalog", "ProgressCallback", "ScanSummary", "default_catalog", "default_url", "open_catalog"]
@@ -37,8 +41,9 @@ log = logging.getLogger(__name__)
 #: progress(done, total, path) after each file of an ``add``.
 ProgressCallback = Callable[[int, int, str], None]
 
-#: Bumped when the analysis changes so that stored rows can be told apart (kept per row).
-ANALYSIS_VERSION = 1
+#: Bumped when the analysis changes so that stored rows can be told apart (kept per row); a row of an older
+#: version is analysed again the next time its file is added (2: musicnn tags, tag-informed features).
+ANALYSIS_VERSION = 2
 
 
 class _Base(DeclarativeBase):
@@ -69,6 +74,12 @@ class _TrackRow(_Base):
     analysis: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # extra analysis values (key strength, ...)
     analysis_version: Mapped[int] = mapped_column(Integer, default=ANALYSIS_VERSION)
     added_at: Mapped[float] = mapped_column(Float)
+    # credits (added in place to older catalogs by _migrate; all nullable)
+    artist: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    licence: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    source: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    share_alike: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    credit: Mapped[str | None] = mapped_column(String(1024), nullable=True)
 
 
 @dataclass(frozen=True)
@@ -110,8 +121,28 @@ def _row_to_track(r: _TrackRow) -> Track:
         tags=tuple(r.tags or ()), key=r.key, loudness_lufs=r.loudness_lufs, vocal=r.vocal,
         beats=tuple(r.beats or ()), downbeats=tuple(r.downbeats or ()), music_cluster=r.music_cluster,
         emotion_cluster=r.emotion_cluster, emotion=tuple(r.emotion) if r.emotion is not None else None,
-        content_hash=r.content_hash, derived_from=r.derived_from,
+        content_hash=r.content_hash, derived_from=r.derived_from, artist=r.artist, licence=r.licence,
+        source=r.source, share_alike=bool(r.share_alike), credit=r.credit,
     )
+
+
+def _credit_for(credits: Mapping[str, Mapping[str, Any]] | None, digest: str,
+                path: str) -> Mapping[str, Any] | None:
+    return (credits.get(digest) or credits.get(path)) if credits else None
+
+
+def _apply_credit(row: _TrackRow, credit: Mapping[str, Any] | None) -> bool:
+    """Set a row's credit fields from ``credit`` (keys of :data:`CREDIT_FIELDS`); True when something changed."""
+    if not credit:
+        return False
+    changed = False
+    for k in CREDIT_FIELDS:
+        if k in credit:
+            v = bool(credit[k]) if k == "share_alike" else credit[k]
+            if getattr(row, k) != v:
+                setattr(row, k, v)
+                changed = True
+    return changed
 
 
 def _analyse_one(path: str) -> tuple[str, dict[str, Any] | None, str | None]:
@@ -126,7 +157,7 @@ def _analyse_one(path: str) -> tuple[str, dict[str, Any] | None, str | None]:
         return path, None, f"analysis failed: {type(exc).__name__}: {exc}"
 
 
-_UPDATABLE = {"title", "tags", "music_cluster", "emotion_cluster", "emotion", "derived_from"}
+_UPDATABLE = {"title", "tags", "music_cluster", "emotion_cluster", "emotion", "derived_from", *CREDIT_FIELDS}
 
 
 class Catalog:
@@ -197,7 +228,8 @@ class Catalog:
     def add_paths(self, paths: Iterable[str | Path], *, jobs: int | None = None,
                   progress: ProgressCallback | None = None, tags: Sequence[str] = (),
                   tag_parent: bool = False, precomputed: Mapping[str, Mapping[str, Any]] | None = None,
-                  derived_from: str | None = None) -> ScanSummary:
+                  derived_from: str | None = None,
+                  credits: Mapping[str, Mapping[str, Any]] | None = None) -> ScanSummary:
         """Scan files and folders and add what is new or changed.
 
         Parameters
@@ -216,6 +248,9 @@ class Catalog:
             Content hash → stored analysis (:meth:`MusicFeatures.to_dict`), used instead of analysing.
         derived_from : str, optional
             Id of the original when these files are derived versions (instrumentals).
+        credits : mapping, optional
+            Content hash (or absolute path) → credit fields (``artist``, ``licence``, ``source``, ``share_alike``,
+            ``credit`` and optionally ``title``), stored with the track; tracks already catalogued get them too.
 
         Returns
         -------
@@ -231,18 +266,21 @@ class Catalog:
         todo: list[tuple[Path, str, os.stat_result]] = []  # (path, hash, stat) to analyse or reuse
         with self._session() as s:
             by_path = {r.path: r for r in s.scalars(select(_TrackRow))}
+        if credits:  # tracks already here get their credit (a catalog made before credits existed)
+            self._credit_existing(by_path.values(), credits)
         for f in scan.files:
             try:
                 st = f.stat()
                 row = by_path.get(str(f))
-                if row is not None and row.size_bytes == st.st_size and row.mtime_ns == st.st_mtime_ns:
+                current = row is not None and (row.analysis_version or 0) >= ANALYSIS_VERSION
+                if current and row.size_bytes == st.st_size and row.mtime_ns == st.st_mtime_ns:
                     unchanged.append(row.id)
                     continue
                 digest = content_hash(f)
             except OSError as exc:
                 skipped.append((str(f), f"unreadable: {exc.strerror or exc}"))
                 continue
-            if row is not None and row.content_hash == digest:
+            if current and row.content_hash == digest:
                 self._touch(row.id, st)
                 unchanged.append(row.id)
                 continue
@@ -279,7 +317,8 @@ class Catalog:
                 continue
             try:
                 status, tid = self._store(f, digest, st, results[str(f)], tags=tags, tag_parent=tag_parent,
-                                          derived_from=derived_from)
+                                          derived_from=derived_from,
+                                          credit=_credit_for(credits, digest, str(f)))
             except CatalogError as exc:
                 skipped.append((str(f), str(exc)))
                 continue
@@ -347,7 +386,26 @@ class Catalog:
 
     def _hash_index(self) -> dict[str, str]:
         with self._session() as s:
-            return {r.content_hash: r.id for r in s.scalars(select(_TrackRow))}
+            return {r.content_hash: r.id for r in s.scalars(select(_TrackRow))
+                    if (r.analysis_version or 0) >= ANALYSIS_VERSION}
+
+    def _credit_existing(self, rows: Iterable[_TrackRow], credits: Mapping[str, Mapping[str, Any]]) -> None:
+        """Give credits to catalogued rows whose content hash has one and whose stored credit differs."""
+        stale: dict[str, Mapping[str, Any]] = {}
+        for r in rows:
+            c = _credit_for(credits, r.content_hash, r.path)
+            if c and any(k in c and (bool(c[k]) if k == "share_alike" else c[k]) != getattr(r, k)
+                         for k in (*CREDIT_FIELDS, "title")):
+                stale[r.id] = c
+        if not stale:
+            return
+        with self._write() as s:
+            for tid, credit in stale.items():
+                row = s.get(_TrackRow, tid)
+                if row is not None:
+                    _apply_credit(row, credit)
+                    if credit.get("title"):
+                        row.title = str(credit["title"])
 
     def _touch(self, tid: str, st: os.stat_result) -> None:
         with self._write() as s:
@@ -370,7 +428,8 @@ class Catalog:
                 yield fut.result()
 
     def _store(self, f: Path, digest: str, st: os.stat_result, feats: dict[str, Any], *, tags: Sequence[str],
-               tag_parent: bool, derived_from: str | None) -> tuple[str, str]:
+               tag_parent: bool, derived_from: str | None,
+               credit: Mapping[str, Any] | None = None) -> tuple[str, str]:
         from library.clusters import assign_cluster
         from library.features import MusicFeatures
         from library.scan import track_id
@@ -393,7 +452,13 @@ class Catalog:
                         s.delete(gone)  # this path held other bytes before: the file was replaced by a moved one
                     s.flush()
                     same.path, same.size_bytes, same.mtime_ns = str(f), int(st.st_size), int(st.st_mtime_ns)
+                    if reuse_id is None and (same.analysis_version or 0) < ANALYSIS_VERSION:
+                        _apply_analysis(same, MusicFeatures.from_dict(feats))  # analysed again: newer analysis
+                        status = "updated"
                     same.tags = sorted(set(same.tags or ()) | new_tags)
+                    _apply_credit(same, credit)
+                    if credit and credit.get("title"):
+                        same.title = str(credit["title"])
                     return status, same.id
                 mf = MusicFeatures.from_dict(feats)
                 old = s.scalars(select(_TrackRow).where(_TrackRow.path == str(f))).first()
@@ -404,16 +469,17 @@ class Catalog:
                     status = "updated"
                 spot = mf.spotify()
                 row = _TrackRow(
-                    id=tid, path=str(f), title=f.stem, content_hash=digest, size_bytes=int(st.st_size),
+                    id=tid, path=str(f), title=str((credit or {}).get("title") or f.stem), content_hash=digest, size_bytes=int(st.st_size),
                     mtime_ns=int(st.st_mtime_ns), duration_s=mf.duration_s, features=spot, key=mf.key,
                     loudness_lufs=mf.loudness_lufs, vocal=mf.vocal, beats=list(mf.beats_s),
                     downbeats=list(mf.downbeats_s),
                     tags=sorted(new_tags),
                     music_cluster=assign_cluster(spot), emotion_cluster=None, emotion=None,
                     derived_from=derived_from,
-                    analysis={"key_strength": mf.key_strength, "pulse_clarity": mf.pulse_clarity},
+                    analysis=_extra_analysis(mf),
                     analysis_version=ANALYSIS_VERSION, added_at=time.time(),
                 )
+                _apply_credit(row, credit)
                 s.add(row)
         except IntegrityError:  # another process stored the same bytes between our read and our write
             with self._session() as s:
@@ -421,6 +487,25 @@ class Catalog:
                     raise CatalogError(f"could not store {f}: the catalog changed under the scan; add it again") from None
             return "unchanged", tid
         return status, tid
+
+
+def _extra_analysis(mf: Any) -> dict[str, Any]:
+    """What a row keeps beyond its columns: key strength, pulse clarity, the musicnn tags and embeddings, and the
+    descriptor-only estimates (``moodmix library show ID --json`` prints them)."""
+    return {"key_strength": mf.key_strength, "pulse_clarity": mf.pulse_clarity, "tags": dict(mf.tags),
+            "embedding": dict(mf.embedding), "descriptors": dict(mf.descriptors)}
+
+
+def _apply_analysis(row: _TrackRow, mf: Any) -> None:
+    """Replace a row's analysis with a newer one of the same bytes (its id, path, tags and credit stay)."""
+    from library.clusters import assign_cluster
+
+    spot = mf.spotify()
+    row.duration_s, row.features, row.key = mf.duration_s, spot, mf.key
+    row.loudness_lufs, row.vocal = mf.loudness_lufs, mf.vocal
+    row.beats, row.downbeats = list(mf.beats_s), list(mf.downbeats_s)
+    row.music_cluster, row.emotion_cluster, row.emotion = assign_cluster(spot), None, None
+    row.analysis, row.analysis_version = _extra_analysis(mf), ANALYSIS_VERSION
 
 
 class _WriteTx:
@@ -447,6 +532,33 @@ class _WriteTx:
             raise CatalogError(f"catalog {self.catalog.url} is busy or read-only ({err.orig}); try again") from None
         finally:
             self.session.close()
+
+
+def _migrate(engine: Engine) -> list[str]:
+    """Add the columns a catalog made by an earlier version lacks (in place; every added column is nullable).
+
+    Safe when several processes open an old catalog at once: a column another process added in between is taken
+    as added. Returns the names of the columns this call added.
+    """
+    table = _TrackRow.__table__
+    have = {c["name"] for c in inspect(engine).get_columns(table.name)}
+    added: list[str] = []
+    for col in table.columns:
+        if col.name in have:
+            continue
+        if not col.nullable:  # only nullable columns can be added to rows that exist
+            raise CatalogError(f"the catalog lacks column {col.name!r}, which cannot be added in place; "
+                               "make a new catalog and add the music again")
+        ddl = f"ALTER TABLE {table.name} ADD COLUMN {col.name} {col.type.compile(engine.dialect)}"
+        try:
+            with engine.begin() as conn:
+                conn.execute(text(ddl))
+            added.append(col.name)
+            log.info("catalog %s: added column %s", engine.url.render_as_string(hide_password=True), col.name)
+        except (OperationalError, ProgrammingError):  # another process added it first ("duplicate column")
+            if col.name not in {c["name"] for c in inspect(engine).get_columns(table.name)}:
+                raise
+    return added
 
 
 def open_catalog(url: str | None = None, *, home: Path | None = None) -> Catalog:
@@ -482,6 +594,7 @@ def open_catalog(url: str | None = None, *, home: Path | None = None) -> Catalog
                 if attempt == 4:
                     raise
                 time.sleep(0.2 * (attempt + 1))
+        _migrate(engine)
     except (SQLAlchemyError, OSError, ImportError) as exc:
         raise CatalogError(f"cannot open the catalog at {url}: {exc}; check the URL or MOODMIX_DATABASE_URL") from None
     return Catalog(engine, url)

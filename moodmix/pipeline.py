@@ -316,14 +316,16 @@ def mix_file(
                 fit_info = {"method": fit.method, "seams_s": [round(i / sr, 3) for i in fit.seams],
                             "loop_s": [round(x, 3) for x in fit.loop_s] if fit.loop_s else None,
                             "start_offset_s": round(offset_s, 3)}
-                music_segments = [{"start": 0.0, "end": round(n_total / sr, 3), "track": choice.track.id}]
+                music_segments = [{"start": 0.0, "end": round(n_total / sr, 3), "track": choice.track.id,
+                                   "credit": choice.track.credit}]
             else:
                 bed = _follow_mood_bed(mood_plan, sr, n_total)
                 choice = mood_plan[0][2]
                 fit_info = {"method": "follow_mood", "seams_s": [round(s, 3) for s, _, _ in mood_plan[1:]],
                             "loop_s": None, "start_offset_s": round(offset_s, 3)}
                 music_segments = [{"start": round(s, 3), "end": round(e, 3), "track": c.track.id,
-                                   "title": c.track.title, "rule": c.rule} for s, e, c in mood_plan]
+                                   "title": c.track.title, "rule": c.rule, "credit": c.track.credit}
+                                  for s, e, c in mood_plan]
 
         # mixdown plan: levels, ducking curve, limiter curve (two analysis passes over the blocks)
         with clock.stage("mix"):

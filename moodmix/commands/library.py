@@ -1,4 +1,5 @@
-"""``moodmix library``: add, list, show, remove, prune, stats — a thin front end over :mod:`library.catalog`."""
+"""``moodmix library``: add, list, show, remove, prune, stats, packs, add-pack — a thin front end over
+:mod:`library.catalog` and :mod:`library.packs`."""
 
 from __future__ import annotations
 
@@ -38,6 +39,14 @@ def _instrumentals(cat: Any, summary: Any, *, mode: str, quiet: bool) -> Any:
     ids = [*summary.added, *summary.updated, *summary.unchanged]
     return add_instrumentals(cat, ids, derived_dir=moodmix_home() / "derived", mode=mode,  # type: ignore[arg-type]
                              progress=progress)
+
+
+def _credit_cell(t: Any) -> str:
+    """``Artist, CC-BY-3.0`` for the list table (SA marked); ``-`` when the track has no credit."""
+    if not (t.artist or t.licence):
+        return "-"
+    who = t.artist or (t.source or "").split(" ")[0]
+    return f"{who}, {t.licence or '?'}{' SA' if t.share_alike else ''}"
 
 
 def _add_exit_code(summary: Any) -> int:
@@ -124,18 +133,20 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         table = Table(title=f"{len(tracks)} tracks (E energy, D danceability, A acousticness, V valence; "
-                            "mc/ec music/emotion cluster; from: the original of a derived instrumental)")
+                            "mc/ec music/emotion cluster; from: the original of a derived instrumental; "
+                            "SA: share-alike licence)")
         table.add_column("id", no_wrap=True, min_width=12)
         table.add_column("title", overflow="fold", max_width=28)
         for name in ("s", "tags", "bpm", "key", "E", "D", "A", "V", "vocal", "mc", "ec", "from"):
             table.add_column(name, no_wrap=name not in ("tags",))
+        table.add_column("artist, licence", overflow="fold", max_width=30)
         for t in tracks:
             f = t.features
             key = f"{t.key}{'' if f.get('mode', 1) else 'm'}" if t.key else "-"
             table.add_row(t.id, t.title, f"{t.duration_s:.0f}", ",".join(t.tags), _fmt(f.get("tempo"), 0), key,
                           _fmt(f.get("energy")), _fmt(f.get("danceability")), _fmt(f.get("acousticness")),
                           _fmt(f.get("valence")), _fmt(t.vocal), _fmt(t.music_cluster), _fmt(t.emotion_cluster),
-                          t.derived_from or "")
+                          t.derived_from or "", _credit_cell(t))
         Console().print(table)
 
     @lib.command("show")
@@ -155,6 +166,8 @@ def register(app: typer.Typer) -> None:
             return
         for k in ("id", "title", "path", "duration_s", "tags", "music_cluster", "emotion_cluster", "derived_from"):
             typer.echo(f"{k:16s} {d[k]}")
+        for k in ("credit", "artist", "licence", "source", "share_alike"):
+            typer.echo(f"{k:16s} {'-' if d[k] is None else d[k]}")
         for k, v in d["features"].items():
             typer.echo(f"{k:16s} {v}")
         typer.echo(f"{'beats':16s} {len(t.beats)} (first {', '.join(f'{b:.2f}' for b in t.beats[:4])})")
@@ -176,7 +189,7 @@ def register(app: typer.Typer) -> None:
 
     @lib.command("stats")
     def stats(
-        plot: Path | None = typer.Option(None, "--plot", help="Draw the clusters to this PNG."),
+        plot: Path | None = typer.Option(None, "--plot", help="Draw the library on its mood plane to this PNG (and the reference clusters beside it)."),
         json_out: bool = typer.Option(False, "--json", help="Print JSON."),
         database: str | None = DatabaseOpt,
     ) -> None:
@@ -187,9 +200,15 @@ def register(app: typer.Typer) -> None:
         st = cat.stats()
         st["reference_cluster_means"] = cluster_means_table()
         if plot is not None:
-            from library.plots import plot_clusters
+            from library.plots import plot_clusters, plot_library
+            from moodmix.errors import MoodmixError
 
-            st["plot"] = str(plot_clusters(cat.tracks(), plot))
+            try:
+                st["plot"] = str(plot_library(cat.tracks(), plot))
+            except ValueError as exc:
+                raise MoodmixError(str(exc)) from None
+            clusters_png = plot.with_name(plot.stem + ".clusters" + plot.suffix)
+            st["plot_clusters"] = str(plot_clusters(cat.tracks(), clusters_png))
         if json_out:
             typer.echo(json.dumps(st))
             return
@@ -202,6 +221,82 @@ def register(app: typer.Typer) -> None:
             for r in rows:
                 typer.echo(f"{r['cluster']:>7} {r['n']:>6} " + " ".join(f"{r[f]:>12.3f}" for f in FEATURES))
         if plot is not None:
-            typer.echo(f"\nwrote {st['plot']}")
+            typer.echo(f"\nwrote {st['plot']} (the mood plane) and {st['plot_clusters']} (the reference clusters)")
+
+    @lib.command("packs")
+    def packs(json_out: bool = typer.Option(False, "--json", help="One JSON object per pack (JSON Lines).")) -> None:
+        """List the music packs that `add-pack` can add: licences, tracks, minutes, share-alike, installed."""
+        from library.packs import default_packs_dir, list_packs
+
+        rows = list_packs(default_packs_dir())
+        if json_out:
+            for r in rows:
+                typer.echo(json.dumps(r, ensure_ascii=False))
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title="music packs: `moodmix library add-pack NAME` (+ --share-alike for the SA tracks)")
+        for col in ("pack", "licences", "tracks", "min", "SA opt-in", "MB", "installed"):
+            table.add_column(col, overflow="fold", no_wrap=col in ("pack", "MB"))
+        for r in rows:
+            sa = f"{r['share_alike_tracks']} ({r['share_alike_minutes']:.0f} min)" if r["share_alike_tracks"] else "-"
+            installed = r["installed"] + (f" +{r['installed_share_alike']} SA" if r["installed_share_alike"] else "")
+            lic = ", ".join(x.replace("public-domain", "PD") for x in r["licences"])
+            table.add_row(r["name"], lic, str(r["tracks"]), f"{r['minutes']:.0f}", sa, str(r["download_mb"]),
+                          installed)
+        Console().print(table)
+        typer.echo("SA: share-alike (CC-BY-SA-3.0) tracks; MB: the Debian package(s) downloaded "
+                   f"({', '.join(p for r in rows for p in r['packages'] if ';' not in p and len(r['packages']) == 1)})")
+
+    @lib.command("add-pack")
+    def add_pack_cmd(
+        name: str = typer.Argument(..., help="A pack from `moodmix library packs`, e.g. free, naev, ufoai."),
+        share_alike: bool = typer.Option(False, "--share-alike", help="Also add the pack's share-alike "
+                                         "(CC-BY-SA) tracks; a mix using one must carry the same licence."),
+        from_: list[Path] = typer.Option([], "--from", help="A .deb file, or a folder holding the package's "
+                                         "files (e.g. from `dpkg-deb -x`), used instead of apt-get."),
+        jobs: int | None = typer.Option(None, "--jobs", "-j", help="Analysis processes (default: up to 4)."),
+        json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+        database: str | None = DatabaseOpt,
+    ) -> None:
+        """Fetch a pack of credited free music (Debian packages, via apt-get) and add it to the catalog.
+
+        Safe to repeat: files in place are not fetched again, catalogued tracks are not analysed again."""
+        from library.packs import add_pack, default_packs_dir
+
+        for f in from_:
+            if not f.exists():
+                raise typer.BadParameter(f"{f} does not exist", param_hint="--from")
+        cat = _catalog(database)
+        last = {"step": ""}
+        is_tty = not json_out and typer.get_text_stream("stderr").isatty()
+
+        def progress(step: str, done: int, total: int, what: str) -> None:
+            if json_out:
+                return
+            if step != "analyse":
+                typer.echo(f"{'fetching' if step == 'fetch' else 'extracting'} {what}", err=True)
+            elif is_tty:
+                typer.echo(f"\ranalysing {done}/{total} {what[:50]:50s}", err=True, nl=False)
+            elif done == total or done % 5 == 0 or last["step"] != step:
+                typer.echo(f"analysing {done}/{total} {what}", err=True)
+            last["step"] = step
+
+        summary = add_pack(cat, name, packs_dir=default_packs_dir(), share_alike=share_alike,
+                           sources=[f.resolve() for f in from_], jobs=jobs, progress=progress)
+        if is_tty and last["step"] == "analyse":
+            typer.echo("", err=True)
+        sc = summary.catalog
+        if json_out:
+            typer.echo(json.dumps(summary.to_dict(), ensure_ascii=False))
+        else:
+            typer.echo(f"pack {summary.pack}: {len(summary.placed)} files in place; catalog: added "
+                       f"{len(sc.get('added', []))}, updated {len(sc.get('updated', []))}, unchanged "
+                       f"{len(sc.get('unchanged', []))}; {len(summary.problems)} not added "
+                       f"({summary.seconds:.1f} s)")
+            for f, reason in summary.problems:
+                typer.echo(f"  not added {f}: {reason}", err=True)
+        raise typer.Exit(1 if summary.problems and not summary.placed else 0)
 
     app.add_typer(lib, name="library")

@@ -125,8 +125,12 @@ def mix(
     sp = rep["speech"]
     speech = (f"{len(sp['segments'])} speech segments ({100 * sp['speech_ratio']:.0f}% speech, {sp['method']})"
               if sp["found"] else "no speech found")
+    music = rep["music"]
+    others = len({seg["track"] for seg in music.get("segments") or ()} - {music["track"]})
+    credit = (f"music {music.get('credit') or repr(music['title'])}"  # e.g. music 'Title' by Artist, CC-BY-3.0
+              + (f" + {others} more (credits in the report)" if others else ""))
     typer.echo(
-        f"{rep['output']['path']}: {rep['music']['title']} ({rep['music']['rule']}), {speech}, "
+        f"{rep['output']['path']}: {credit} ({music['rule']}), {speech}, "
         f"{m['integrated_lufs']:.1f} LUFS, true peak {m['true_peak_dbtp']:.1f} dBTP, "
         f"{rep['timings_s']['total']:.1f} s", err=True,
     )

@@ -187,6 +187,12 @@ function showMusic(music, mix) {
   music = music || {};
   $("track-title").textContent = music.title || music.track || "—";
   $("track-rule").textContent = music.rule || "";
+  // Every track is credited where it is shown: the pick, and any other track the mix used (follow-mood).
+  const credits = [music.credit || (music.title ? `'${music.title}' (no credit recorded)` : "")];
+  for (const seg of music.segments || []) {
+    if (seg.track !== music.track && seg.credit && !credits.includes(seg.credit)) credits.push(seg.credit);
+  }
+  $("track-credit").textContent = credits[0] ? "Music: " + credits.filter(Boolean).join("; ") : "";
   const ul = $("track-reasons");
   ul.replaceChildren();
   for (const reason of music.reasons || []) {
