@@ -98,8 +98,56 @@ class _PcmReader:
         finally:
             self._err.close()
 
-#: A decode that yields less than this share of the probed duration (and > 0.5 s less) is a truncated file.
+#: A decode that yields less than this share of the probed duration (and > 0.5 s less) is a truncated file, for
+#: containers whose duration is an estimate (MP3 without a Xing header, ADTS AAC, Ogg...).
 _TRUNCATED_RATIO = 0.9
+#: Containers whose header states the exact length (WAV's data chunk, FLAC's STREAMINFO, MP4's moov): any shortfall
+#: beyond this (seconds, or 1 % of the length) is truncation.
+_EXACT_LENGTH_CONTAINERS = ("wav", "flac", "mov,mp4,m4a,3gp,3g2,mj2", "w64", "aiff")
+_EXACT_SLACK_S = 0.25
+
+
+def _fmt_s(x: float) -> str:
+    return f"{x:.2f}" if x < 10 else f"{x:.1f}"
+
+
+def truncated_message(name: str, header_s: float, holds_s: float) -> str:
+    """The one-line refusal of a file whose header promises more audio than its data holds."""
+    return (f"{name} is truncated: the header says {_fmt_s(header_s)} s, the file holds {_fmt_s(holds_s)} s; "
+            "re-export or re-download the file")
+
+
+def _wav_header_check(p: Path) -> None:
+    """Refuse a RIFF/WAVE file whose data chunk is cut short: the header's ``data`` size against the bytes that
+    follow it (PyAV estimates a WAV's duration from the file size, so a cut WAV would otherwise look whole)."""
+    import struct
+
+    size = p.stat().st_size
+    with open(p, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return
+        pos, block_align, rate = 12, 0, 0
+        while pos + 8 <= size:
+            f.seek(pos)
+            hdr = f.read(8)
+            if len(hdr) < 8:
+                return
+            cid, csize = hdr[:4], struct.unpack("<I", hdr[4:])[0]
+            if cid == b"fmt ":
+                fmt = f.read(16)
+                if len(fmt) < 16:
+                    return
+                _, _, rate, _, block_align = struct.unpack("<HHIIH", fmt[:14])
+            elif cid == b"data":
+                if not block_align or not rate or csize in (0, 0xFFFFFFFF):
+                    return  # streamed WAV (size unknown): nothing promised
+                header_s = csize / block_align / rate
+                holds_s = max(0, min(csize, size - pos - 8)) // block_align / rate
+                if header_s - holds_s > max(_EXACT_SLACK_S, 0.01 * header_s):
+                    raise DecodeError(truncated_message(p.name, header_s, holds_s))
+                return
+            pos += 8 + csize + (csize & 1)
 
 
 @dataclass(frozen=True)
@@ -245,6 +293,8 @@ def probe(path: str | Path) -> MediaInfo:
         fmt = container.format.name
     finally:
         container.close()
+    if fmt == "wav":
+        _wav_header_check(p)
     duration = cdur or (audio.duration_s if audio else 0.0) or (video.duration_s if video else 0.0)
     return MediaInfo(path=p, container=fmt, duration_s=duration, audio=audio, video=video,
                      other_streams=tuple(others))
@@ -294,11 +344,14 @@ def _check_result(info: MediaInfo, a: AudioStreamInfo, code: int, stderr: bytes,
         raise DecodeError(f"{info.path.name} has an audio stream but no samples (zero-length audio)")
     announced_s = a.duration_s or info.duration_s
     got_s = decoded / sr
-    if check_truncation and announced_s > 0 and got_s < _TRUNCATED_RATIO * announced_s and announced_s - got_s > 0.5:
-        raise DecodeError(
-            f"{info.path.name} is truncated: its header announces {announced_s:.1f} s of audio but only "
-            f"{got_s:.1f} s could be decoded; re-export or re-download the file"
-        )
+    if not check_truncation or announced_s <= 0:
+        return
+    if info.container in _EXACT_LENGTH_CONTAINERS:
+        short = announced_s - got_s > max(_EXACT_SLACK_S, 0.01 * announced_s)
+    else:
+        short = got_s < _TRUNCATED_RATIO * announced_s and announced_s - got_s > 0.5
+    if short:
+        raise DecodeError(truncated_message(info.path.name, announced_s, got_s))
 
 
 def _require_audio(info: MediaInfo) -> AudioStreamInfo:

@@ -38,6 +38,14 @@ def _bad_input(kind: str, tmp_path: Path, rng: np.random.Generator) -> Path:
         p = tmp_path / "garbage.mp3"
         p.write_bytes(rng.integers(0, 256, 20_000, dtype=np.uint8).tobytes())
         return p
+    if kind == "truncated_wav":  # issue 12: the header says 60 s, the file holds 0.03 s
+        full = tmp_path / "full.wav"
+        t = np.arange(60 * 48000) / 48000
+        sf.write(full, (0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32), 48000, subtype="PCM_16")
+        p = tmp_path / "cut.wav"
+        p.write_bytes(full.read_bytes()[:3000])
+        full.unlink()
+        return p
     if kind == "truncated":
         t = np.arange(6 * 44100) / 44100
         full = write_audio(tmp_path / "full.mp3", (0.3 * np.sin(2 * np.pi * 200 * t))[None].astype(np.float32),
@@ -58,6 +66,7 @@ BAD_INPUTS = {
     "missing": r"input file not found: .*nope\.wav",
     "corrupt": r"cannot read garbage\.mp3 as audio or video .*corrupt",
     "truncated": r"half\.mp3 is truncated",
+    "truncated_wav": r"cut\.wav is truncated: the header says 60\.0 s, the file holds 0\.03 s",
     "no_audio": r"mute\.mp4 has no audio stream",
     "zero_length": r"zero\.wav has an audio stream but no samples",
 }

@@ -135,7 +135,7 @@ def test_truncated_mp3(tmp_path, stereo_tone):
     full = write_audio(tmp_path / "full.mp3", np.tile(x, (1, 3)), sr)  # 6 s
     cut = tmp_path / "cut.mp3"
     cut.write_bytes(full.read_bytes()[: full.stat().st_size // 3])
-    with pytest.raises(DecodeError, match=r"cut\.mp3 is truncated: .*announces 6\.0 s"):
+    with pytest.raises(DecodeError, match=r"cut\.mp3 is truncated: the header says 6\.00 s, the file holds [12]\.\d+ s"):
         decode_voice(cut)
 
 
@@ -145,6 +145,59 @@ def test_truncated_mp4(tmp_path, sine_fn):
     cut.write_bytes(full.read_bytes()[:4000])
     with pytest.raises(DecodeError, match="cut.mp4.*corrupt, truncated"):
         decode_voice(cut)
+
+
+def test_truncated_wav_is_refused_at_probe(tmp_path, sine_fn):
+    """Regression (issue 12): the first 3,000 bytes of a 60 s WAV were mixed into a 1.3 s "mix" (PyAV takes a WAV's
+    length from the file size). The header's data chunk says 60 s: refused before any decoding."""
+    full = tmp_path / "full.wav"
+    sf.write(full, sine_fn(48000, 220.0, 60.0).T, 48000, subtype="PCM_16")
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(full.read_bytes()[:3000])
+    with pytest.raises(DecodeError, match=r"^cut\.wav is truncated: the header says 60\.0 s, the file holds 0\.03 s"):
+        probe(cut)
+    assert probe(full).duration_s == pytest.approx(60.0)
+
+
+def test_streamed_wav_without_a_data_size_is_not_refused(tmp_path, sine_fn):
+    """A WAV written to a pipe has 0xFFFFFFFF as its data size: it promises nothing and decodes as it is."""
+    import struct
+
+    src = tmp_path / "src.wav"
+    sf.write(src, sine_fn(16000, 220.0, 2.0).T, 16000, subtype="PCM_16")
+    raw = bytearray(src.read_bytes())
+    i = raw.index(b"data")
+    raw[i + 4 : i + 8] = struct.pack("<I", 0xFFFFFFFF)
+    piped = tmp_path / "piped.wav"
+    piped.write_bytes(bytes(raw[: i + 8 + 16000]))  # and cut: no promise, no refusal
+    assert probe(piped).audio is not None
+
+
+@pytest.mark.parametrize("ext", ["flac", "m4a", "mp4"])
+def test_truncated_exact_length_containers(tmp_path, sine_fn, ext):
+    """FLAC (STREAMINFO) and MP4/M4A with the moov first (faststart) state their length: a demuxer that stops at
+    2/3 of it is a truncated file, even when most of the audio is there."""
+    x = sine_fn(48000, 220.0, 6.0)
+    if ext == "mp4":
+        full = write_video(tmp_path / "full.mp4", 6.0, x, 48000)
+        from tests.mixer.conftest import ffmpeg
+
+        fs = tmp_path / "fs.mp4"
+        ffmpeg("-i", str(full), "-c", "copy", "-movflags", "+faststart", str(fs))
+        full = fs
+    elif ext == "m4a":
+        from tests.mixer.conftest import ffmpeg
+
+        src = write_audio(tmp_path / "src.flac", x, 48000)
+        full = tmp_path / "full.m4a"
+        ffmpeg("-i", str(src), "-c:a", "aac", "-movflags", "+faststart", str(full))
+    else:
+        full = write_audio(tmp_path / "full.flac", x, 48000)
+    cut = tmp_path / f"cut.{ext}"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size * 2 // 3])
+    with pytest.raises(DecodeError, match=rf"cut\.{ext} is truncated: the header says 6\.0\d s, the file holds [2-5]\.\d+ s"):
+        decode_voice(cut)
+    assert decode_voice(full).duration_s == pytest.approx(6.0, abs=0.05)
 
 
 def test_video_without_audio(tmp_path):
