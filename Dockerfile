@@ -41,6 +41,18 @@ RUN pip install -c constraints.txt -c constraints.lock . \
 RUN useradd --create-home --uid 10001 moodmix \
  && mkdir -p /data/home /data/jobs \
  && chown -R moodmix:moodmix /data
+
+# The CC-BY/public-domain music pack (`moodmix library packs`: 42 tracks, 2 h, every track credited): fetched from
+# Debian with apt-get download (625 MB of packages; only the 170 MB of music is kept, under /data/home/packs) and
+# analysed into the image's catalog, so a new `home` volume starts with it. Build with --build-arg MUSIC_PACK= to
+# leave it out; a catalog elsewhere (MOODMIX_DATABASE_URL) gets it with `moodmix library add-pack free`.
+ARG MUSIC_PACK=free
+RUN if [ -n "$MUSIC_PACK" ]; then \
+      apt-get update \
+      && moodmix library add-pack "$MUSIC_PACK" \
+      && rm -rf /var/lib/apt/lists/* \
+      && chown -R moodmix:moodmix /data/home; \
+    fi
 USER moodmix
 VOLUME ["/data/home", "/data/jobs"]
 EXPOSE 8000

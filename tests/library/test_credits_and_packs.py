@@ -387,3 +387,17 @@ def test_real_blobwars_package_matches_the_verified_hashes(tmp_path: Path) -> No
         pytest.skip(f"the Debian package could not be fetched here: {exc}")
     placed, fetched, problems = res["blobwars"]
     assert not problems and len(placed) == 15 and fetched[0].startswith("blobwars-data 2.00-")
+
+
+def test_api_catalog_view_carries_credits(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """What ``GET /library`` serves (``python -m workers.catalog_view``): every track with its credit keys."""
+    from workers.catalog_view import main
+
+    monkeypatch.setenv("MOODMIX_HOME", str(tmp_path))
+    assert main() == 0
+    tracks = json.loads(capsys.readouterr().out)["tracks"]
+    assert len(tracks) == 28
+    for t in tracks:
+        assert {"credit", "licence", "artist", "source", "share_alike"} <= set(t)
+        assert t["credit"] == f"'{t['title']}' from immich-memories-music, MIT"
