@@ -459,6 +459,39 @@ def _decode(
     return out[:, :n], info, decoded
 
 
+def measure_file_loudness(path: str | Path, *, info: MediaInfo | None = None) -> float:
+    """Integrated loudness (LUFS, BS.1770-4) of a file's first audio stream as a player decodes it, streamed block
+    by block (memory: one block, whatever the length); ``-inf`` for silence. Used to land lossy outputs on their
+    target as decoded.
+
+    Raises
+    ------
+    DecodeError
+    """
+    from mixer.loudness import integrated_from_hop_power, kweighted_hop_power
+
+    info = info or probe(path)
+    a = _require_audio(info)
+    sr = int(a.sample_rate or 48000)
+    channels = 1 if a.channels == 1 else 2
+    hop = max(1, sr // 100)
+    zi = None
+    powers: list[np.ndarray] = []
+    carry = np.zeros((channels, 0), np.float32)
+    decoded = 0
+    with _PcmReader(_pcm_command(info, a, sr, channels), channels) as pcm:
+        for block in pcm.blocks():
+            decoded += block.shape[0]
+            x = np.concatenate([carry, block.T], axis=1)
+            k = x.shape[1] // hop * hop
+            if k:
+                p, zi = kweighted_hop_power(x[:, :k], sr, hop, zi)
+                powers.append(p)
+            carry = x[:, k:]
+    _check_result(info, a, pcm.returncode or 0, pcm.stderr, decoded, sr)
+    return integrated_from_hop_power(np.concatenate(powers) if powers else np.zeros(0), hop / sr)
+
+
 def to_analysis(audio: np.ndarray, sr: int) -> np.ndarray:
     """Mono (mean of the channels) at :data:`ANALYSIS_SR`, float32 ``(1, samples)``."""
     import soxr

@@ -175,6 +175,22 @@ class MixPlan:
     leveller_range_db: tuple[float, float] | None = None  # the rider's lowest and highest gain under speech
     limiter_gr_p99_db: float = 0.0  # the final limiter's gain reduction, 99th percentile over sounding hops
     limiter_gr_max_db: float = 0.0
+    fold: _LimiterFold | None = None  # the pre-limiter powers and peaks, to re-aim the loudness (retargeted)
+    fold_ratio: float = 1.0
+
+    def retargeted(self, delta_db: float) -> MixPlan:
+        """The same mix ``delta_db`` louder (static gain and limiter re-planned together, stems scaled alike).
+
+        Used to land a lossy output on target as decoded: the encoder's loudness change is measured on the written
+        file and the mix re-rendered once with the difference.
+        """
+        if self.fold is None or not np.isfinite(delta_db):
+            return self
+        ratio, lim, lufs = self.fold(self.predicted_lufs + delta_db)
+        c = ratio / self.fold_ratio
+        return replace(self, voice_gain=self.voice_gain * c, music_gain=self.music_gain * c,
+                       limiter=lim.astype(np.float32), static_gain_db=self.static_gain_db + 20 * np.log10(c),
+                       predicted_lufs=float(lufs), fold_ratio=ratio)
 
     def render_block(
         self,
@@ -409,17 +425,9 @@ def plan_mix(
                       only_above=ceiling / _ROOM, voice_curve=voice_curve)
 
     # Static gain + limiter, refined together: the limiter's loudness cost is folded back into the gain.
-    ratio = 1.0
-    lim = np.ones(n_lim + 1)
-    lufs = lufs_pm
-    for _ in range(4):
-        if not np.isfinite(lufs):
-            break
-        ratio *= 10 ** ((settings.target_lufs - lufs) / 20)
-        ratio = min(ratio, 10 ** ((_ROOM_DB - 6.0) / 20))
-        lim = limiter_gain(peaks * ratio, ceiling=ceiling * _LIMIT_MARGIN, hop_s=lim_hop / sr,
-                           lookahead_ms=settings.limiter_lookahead_ms, release_ms=settings.limiter_release_ms)
-        lufs = integrated_from_hop_power(pm * ratio**2 * _ctl_mean_square(lim, per, n_ctl), hop_s)
+    fold = _LimiterFold(pm=pm, peaks=peaks, ceiling=ceiling, lim_hop=lim_hop, ctl_hop=ctl_hop, sr=sr,
+                        lookahead_ms=settings.limiter_lookahead_ms, release_ms=settings.limiter_release_ms)
+    ratio, lim, lufs = fold(settings.target_lufs)
     g *= ratio
     final_db = 20 * np.log10(g)
 
@@ -443,7 +451,41 @@ def plan_mix(
                    duck_gain=duck.astype(np.float32), limiter=lim.astype(np.float32), static_gain_db=float(final_db),
                    voice_level_db=float(gv_db), bed_level_db=float(gb_db), speech_to_music_db=float(s2m),
                    duck_db=duck_db, predicted_lufs=float(lufs), voice_curve=voice_curve,
-                   leveller_range_db=lev_range, limiter_gr_p99_db=max(0.0, gr_p99), limiter_gr_max_db=max(0.0, gr_max))
+                   leveller_range_db=lev_range, limiter_gr_p99_db=max(0.0, gr_p99), limiter_gr_max_db=max(0.0, gr_max),
+                   fold=fold, fold_ratio=ratio)
+
+
+@dataclass(frozen=True)
+class _LimiterFold:
+    """Static gain and limiter for a target loudness, from the pre-limiter mix's K-weighted hop powers ``pm`` and
+    true peaks ``peaks`` (at unity extra gain): the limiter's loudness cost is folded back into the gain."""
+
+    pm: np.ndarray
+    peaks: np.ndarray
+    ceiling: float
+    lim_hop: int
+    ctl_hop: int
+    sr: int
+    lookahead_ms: float
+    release_ms: float
+
+    def __call__(self, target_lufs: float) -> tuple[float, np.ndarray, float]:
+        """(extra gain, limiter curve per boundary, predicted loudness) for ``target_lufs``."""
+        per = self.ctl_hop // self.lim_hop
+        n_ctl = self.pm.size
+        hop_s = self.ctl_hop / self.sr
+        ratio = 1.0
+        lim = np.ones(self.peaks.size + 1)
+        lufs = integrated_from_hop_power(self.pm, hop_s)
+        for _ in range(4):
+            if not np.isfinite(lufs):
+                break
+            ratio *= 10 ** ((target_lufs - lufs) / 20)
+            ratio = min(ratio, 10 ** ((_ROOM_DB - 6.0) / 20))
+            lim = limiter_gain(self.peaks * ratio, ceiling=self.ceiling * _LIMIT_MARGIN, hop_s=self.lim_hop / self.sr,
+                               lookahead_ms=self.lookahead_ms, release_ms=self.release_ms)
+            lufs = integrated_from_hop_power(self.pm * ratio**2 * _ctl_mean_square(lim, per, n_ctl), hop_s)
+        return ratio, lim, float(lufs)
 
 
 def _ctl_mean_square(lim: np.ndarray, per: int, n_ctl: int) -> np.ndarray:

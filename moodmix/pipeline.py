@@ -204,7 +204,7 @@ def mix_file(
         A failed run leaves no output file behind.
     """
     from library.select import choose_tracks
-    from mixer.decode import ANALYSIS_SR, SpooledVoice, decode_audio, probe, spool_voice
+    from mixer.decode import ANALYSIS_SR, SpooledVoice, decode_audio, measure_file_loudness, probe, spool_voice
     from mixer.fit import plan_fit
     from mixer.media import BedReader, MixMeter, StemWriter, stream_mix
     from mixer.leveller import leveller_for
@@ -337,12 +337,33 @@ def mix_file(
 
         # render: mix blocks → encoder (and stems, and the meter), atomically
         with clock.stage("render"):
-            meter = MixMeter(sr, plan.ctl_hop, plan.lim_hop,
-                             only_above=10 ** (mix_settings.true_peak_dbtp / 20) / 4)
-            if settings.stems_dir is not None:
-                stems = StemWriter(settings.stems_dir, sr)
-            render(stream_mix(plan, voice, bed, meter=meter, stems=stems), sr, out,
-                   video_source=info if fmt.video else None)
+            def render_pass(plan: Any) -> Any:
+                nonlocal stems
+                meter = MixMeter(sr, plan.ctl_hop, plan.lim_hop,
+                                 only_above=10 ** (mix_settings.true_peak_dbtp / 20) / 4)
+                if stems is not None:
+                    stems.abort()
+                stems = StemWriter(settings.stems_dir, sr) if settings.stems_dir is not None else None
+                render(stream_mix(plan, voice, bed, meter=meter, stems=stems), sr, out,
+                       video_source=info if fmt.video else None)
+                return meter
+
+            meter = render_pass(plan)
+            decoded_lufs = None
+            if fmt.lossy:
+                # A lossy encoder moves the loudness (MP3 ~0.3 LU under): measure the file as a player decodes
+                # it and re-render once or twice with the difference, so the output lands on target as decoded.
+                try:
+                    for attempt in range(3):
+                        decoded_lufs = measure_file_loudness(out)
+                        delta = settings.target_lufs - decoded_lufs
+                        if not np.isfinite(delta) or abs(delta) <= _LOSSY_TOLERANCE_LU or attempt == 2:
+                            break
+                        plan = plan.retargeted(delta)
+                        meter = render_pass(plan)
+                except BaseException:
+                    out.unlink(missing_ok=True)
+                    raise
             stem_paths = stems.commit() if stems is not None else None
             stems = None
             lufs, tp = meter.result()
@@ -389,12 +410,17 @@ def mix_file(
                                   if plan.leveller_range_db is not None else None),
             "limiter_gr_p99_db": round(plan.limiter_gr_p99_db, 2),
             "limiter_gr_max_db": round(plan.limiter_gr_max_db, 2),
+            "decoded_lufs": _finite_or_none(decoded_lufs) if decoded_lufs is not None else None,
         },
         "timings_s": clock.total(),
     }
     if settings.report_path is not None:
         _write_json_atomic(Path(settings.report_path), report)
     return report
+
+
+#: A lossy output is re-rendered when its decoded loudness is further than this from the target (LU).
+_LOSSY_TOLERANCE_LU = 0.05
 
 
 def _emotion_skip_reason(settings: JobSettings) -> str | None:

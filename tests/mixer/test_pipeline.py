@@ -40,7 +40,7 @@ def _spy_plan(monkeypatch):
     return seen
 
 
-@pytest.mark.parametrize("ext", ["m4a", "mp3", "ogg"])
+@pytest.mark.parametrize("ext", ["m4a", "mp3", "ogg", "opus", "aac"])
 def test_lossy_outputs_keep_true_peak_below_minus_1_after_decoding(tmp_path, emodb_voice, builtin_track, ext):
     """Regression: AAC and Opus raised the decoded true peak to -0.88 / -0.81 dBTP from a -1 dBTP limiter ceiling;
     lossy formats are now limited to -1.5 dBTP so the file as a listener decodes it stays at or below -1 dBTP."""
@@ -52,8 +52,11 @@ def test_lossy_outputs_keep_true_peak_below_minus_1_after_decoding(tmp_path, emo
                                                            analyse_emotion=False))
     y = decode_audio(out, sr=48000, channels=2)[0]
     assert true_peak_dbtp(y) <= -1.0
-    assert abs(integrated_lufs(y, 48000) - (-14.0)) <= 1.0
-    assert rep["mix"]["true_peak_dbtp"] <= -1.5 + 0.05
+    # issue 12: MP3 landed 0.3 LU under the target as decoded; every lossy output is measured as decoded and
+    # re-rendered with the difference
+    assert abs(integrated_lufs(y, 48000) - (-14.0)) <= 0.2
+    assert abs(rep["mix"]["decoded_lufs"] - (-14.0)) <= 0.1
+    assert rep["mix"]["true_peak_dbtp"] <= -1.0
 
 
 @pytest.mark.parametrize("target", [-16.0, -14.0])
