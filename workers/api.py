@@ -429,12 +429,18 @@ class _RateLimit:
 
 
 class _CatalogCache:
-    """The catalog's tracks and mood words (:mod:`workers.catalog_view`), cached ``ttl_s``; one child
-    process at a time computes it, concurrent callers wait for that one answer."""
+    """The catalog's tracks and mood words, cached ``ttl_s``; one caller at a time computes them, concurrent
+    callers wait for that one answer.
+
+    Tracks are read in this process (SQLAlchemy; no numpy). The mood words that are not tags (the six labels
+    and the mood words of :mod:`models.track_emotion`, which imports numpy) come from one child process
+    (:mod:`workers.catalog_view`), which also builds the built-in catalog when there is none yet."""
 
     def __init__(self, home: Path, ttl_s: float = 60.0) -> None:
         self.home, self.ttl_s = home, ttl_s
         self._value: dict[str, Any] | None = None
+        self._words: set[str] | None = None
+        self._catalog: Any = None
         self._at = 0.0
         self._lock = threading.Lock()
 
@@ -444,9 +450,31 @@ class _CatalogCache:
         with self._lock:
             if self._value is not None and time.monotonic() - self._at < self.ttl_s:
                 return self._value
-            self._value = _catalog_view(self.home)
+            self._value = self._compute()
             self._at = time.monotonic()
             return self._value
+
+    def _compute(self) -> dict[str, Any]:
+        tracks = self._tracks_here()
+        if not tracks or self._words is None:  # no catalog yet (the child builds it), or the first call
+            view = _catalog_view(self.home)
+            self._words = set(view.get("moods") or []) - {t for tr in tracks for t in tr.get("tags", [])}
+            if not tracks:
+                return view
+        tags = {str(t).strip().lower() for tr in tracks for t in tr.get("tags") or [] if str(t).strip()}
+        return {"tracks": tracks, "moods": sorted((self._words or set()) | tags)}
+
+    def _tracks_here(self) -> list[dict[str, Any]]:
+        try:
+            if self._catalog is None:
+                from library.catalog import open_catalog
+
+                self._catalog = open_catalog(os.environ.get("MOODMIX_DATABASE_URL") or None, home=self.home)
+            return [{**t.to_dict(), "derived_from": t.derived_from} for t in self._catalog.tracks()]
+        except Exception as exc:  # noqa: BLE001 - the child process says what is wrong
+            log.warning("catalog not readable in process: %s", exc)
+            self._catalog = None
+            return []
 
     def cached(self) -> dict[str, Any] | None:
         return self._value
