@@ -223,7 +223,8 @@ def _run_queue(
             item = pending.pop(0)
             t0 = time.perf_counter()
             try:
-                info = probe_upload(item.source, max_duration_s=settings.max_duration_s)
+                info = probe_upload(item.source, max_duration_s=settings.max_duration_s,
+                                    limits=settings.input_limits())
             except UploadRejected as exc:
                 on_done(BatchOutcome(item.source, "failed", error=exc.message))
                 continue

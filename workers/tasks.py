@@ -309,6 +309,7 @@ def _run_claimed(job_id: str, settings: Settings, store: JobStore, task: Task | 
     tempfile.tempdir = str(watch.tmp)
     os.environ["TMPDIR"] = str(watch.tmp)  # ffmpeg and other children
     try:
+        _check_limits(files, settings)  # the queue may hold jobs the API never saw (batch, older versions)
         report = mix_file(files.input, work, settings=js, progress=progress)
         watch.check_size()
         if watch.too_large is not None:
@@ -366,6 +367,22 @@ def _run_claimed(job_id: str, settings: Settings, store: JobStore, task: Task | 
     except redis.RedisError as exc:
         log.warning("sweep after job %s failed: %s", job_id, exc)
     return {"id": job_id, "state": "done"}
+
+
+def _check_limits(files: JobFiles, settings: Settings) -> None:
+    """The service's input limits, from the header (cheap): raises InputLimitError (a MoodmixError)."""
+    from mixer.decode import probe
+    from mixer.limits import check_input
+    from moodmix.errors import DecodeError
+
+    try:
+        info = probe(files.input)
+    except DecodeError:
+        return  # not media: mix_file says so in its own words
+    if info.audio is not None:
+        check_input(sample_rate=info.audio.sample_rate, channels=info.audio.channels,
+                    duration_s=max(info.audio.duration_s, info.duration_s), limits=settings.input_limits(),
+                    name="the upload", hint=" (or raise the server's MOODMIX_* limit)")
 
 
 def _fail(store: JobStore, files: JobFiles, message: str) -> dict[str, Any]:

@@ -452,3 +452,15 @@ def test_a_full_job_leaves_no_token_in_any_log_line(live_service: Any, media_dir
     assert any("token=***" in line for line in lines)
     worker_log = live_service.worker.log_path.read_text(errors="replace")
     assert token not in worker_log
+
+
+def test_the_worker_applies_the_limits_to_jobs_the_api_never_saw(store: Any, tmp_path: Path) -> None:
+    """A job queued around the API (an older version, a hand-made queue entry) with the 1 Hz WAV fails at once
+    with the limit's message, before any decode."""
+    from workers.tasks import run_job
+
+    job_id, token = _job(store)
+    sr1_wav(store.files(job_id).input)
+    out = run_job(job_id, settings=store.settings, store=store)
+    assert out["state"] == "failed"
+    assert out["error"].startswith("the upload declares a sample rate of 1 Hz; moodmix takes 8000 to 192000 Hz")
