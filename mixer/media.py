@@ -24,7 +24,7 @@ import numpy as np
 from mixer.loudness import integrated_from_hop_power, kweighted_hop_power, true_peak_per_hop
 from mixer.render import atomic_path
 
-__all__ = ["BedReader", "MixMeter", "StemWriter", "stream_mix"]
+__all__ = ["BedReader", "MixMeter", "PlacedBed", "StemWriter", "stream_mix"]
 
 
 class BedReader:
@@ -36,6 +36,24 @@ class BedReader:
 
     def __call__(self, i0: int, i1: int) -> np.ndarray:
         return self.plan.render(self.music, i0, i1)
+
+
+class PlacedBed:
+    """A bed placed in a longer timeline: ``inner`` plays from sample ``start`` for ``inner.n_samples`` samples,
+    silence before and after (the music starts ``--intro`` before the first word and ends ``--outro`` after the
+    last, wherever they fall in the file)."""
+
+    def __init__(self, inner: Any, start: int, n_samples: int) -> None:
+        self.inner, self.start, self.n_samples = inner, int(start), int(n_samples)
+        self.channels = 2
+
+    def __call__(self, i0: int, i1: int) -> np.ndarray:
+        out = np.zeros((2, max(0, i1 - i0)), np.float32)
+        a, b = max(i0, self.start), min(i1, self.start + int(self.inner.n_samples))
+        if b > a:
+            x = self.inner(a - self.start, b - self.start)
+            out[:, a - i0 : b - i0] = x if x.shape[0] == 2 else np.broadcast_to(x[:1], (2, x.shape[1]))
+        return out
 
 
 class MixMeter:

@@ -206,7 +206,7 @@ def mix_file(
     from library.select import choose_tracks
     from mixer.decode import ANALYSIS_SR, SpooledVoice, decode_audio, measure_file_loudness, probe, spool_voice
     from mixer.fit import plan_fit
-    from mixer.media import BedReader, MixMeter, StemWriter, stream_mix
+    from mixer.media import BedReader, MixMeter, PlacedBed, StemWriter, stream_mix
     from mixer.leveller import leveller_for
     from mixer.mixdown import MixSettings, plan_mix
     from mixer.render import check_output_path, default_output_path, output_format, output_rate, render
@@ -227,21 +227,29 @@ def mix_file(
         in_sr = info.audio.sample_rate if info.audio else 48000
         sr = output_rate(in_sr, fmt)
         # the voice goes straight into the output's timeline, spooled to a temporary file (an hour costs no RAM):
-        # a video's exact length, or intro + voice + outro for audio (the bed starts before the first word)
-        if info.video is not None and info.video.duration_s > 0:
-            place = {"length": int(round(info.video.duration_s * sr))}
-        else:
-            place = {"pad_before": int(round(max(0.0, settings.intro_s) * sr)),
-                     "pad_after": int(round(max(0.0, settings.outro_s) * sr))}
+        # a video's exact length; for audio the voice is placed once its words are found (below)
+        is_video = info.video is not None and info.video.duration_s > 0
+        place = {"length": int(round(info.video.duration_s * sr))} if is_video else {}
         voice = spool_voice(src, sr=sr, info=info, **place)
     stems: StemWriter | None = None
     try:
-        n_total, n_voice, offset_s = voice.n_samples, voice.frames, voice.start / sr
-
         # speech activity: one VAD drives both emotion and ducking
         with clock.stage("vad"):
             activity = detect_speech(voice.analysis, ANALYSIS_SR)
         segments = tuple((float(s), float(e)) for s, e in activity.segments)
+        bed_start, bed_end = 0, voice.n_samples
+        if not is_video:
+            # audio: the music starts --intro before the first word and ends --outro after the last (DESIGN.md),
+            # wherever they fall in the file; the voice is delayed only as far as the intro needs
+            intro_n, outro_n = int(round(max(0.0, settings.intro_s) * sr)), int(round(max(0.0, settings.outro_s) * sr))
+            first = int(round(segments[0][0] * sr)) if segments else 0
+            last = min(voice.frames, int(round(segments[-1][1] * sr))) if segments else voice.frames
+            voice.start = max(0, intro_n - first)
+            bed_start = voice.start + first - intro_n
+            bed_end = voice.start + last + outro_n
+            voice.n_samples = max(voice.start + voice.frames, bed_end)
+        n_total, n_voice, offset_s = voice.n_samples, voice.frames, voice.start / sr
+        n_bed = bed_end - bed_start
 
         # optional voice isolation: the mix uses the isolated voice (+ some ambience when asked)
         separation_method = None
@@ -300,7 +308,7 @@ def mix_file(
             # --follow-mood: one track per long stretch of one mood (needs the emotion timeline)
             mood_plan = None
             if settings.follow_mood and settings.music is None and emotion is not None and emotion.timeline:
-                mood_plan = _plan_follow_mood(emotion, settings, n_voice / sr, offset_s, n_total / sr)
+                mood_plan = _plan_follow_mood(emotion, settings, n_voice / sr, offset_s - bed_start / sr, n_bed / sr)
                 if len(mood_plan) < 2:
                     mood_plan = None
 
@@ -311,21 +319,25 @@ def mix_file(
                 # the catalog's beat grid when it has one; else plan_fit tracks the beats itself
                 beats = tuple(choice.track.beats) or None
                 downbeats = tuple(choice.track.downbeats) or None
-                fit = plan_fit(music, sr, n_total, beats=beats, downbeats=downbeats)
+                fit = plan_fit(music, sr, n_bed, beats=beats, downbeats=downbeats)
                 bed: Any = BedReader(fit, music)
-                fit_info = {"method": fit.method, "seams_s": [round(i / sr, 3) for i in fit.seams],
+                fit_info = {"method": fit.method, "seams_s": [round((i + bed_start) / sr, 3) for i in fit.seams],
                             "loop_s": [round(x, 3) for x in fit.loop_s] if fit.loop_s else None,
                             "start_offset_s": round(offset_s, 3)}
-                music_segments = [{"start": 0.0, "end": round(n_total / sr, 3), "track": choice.track.id,
-                                   "credit": choice.track.credit}]
+                music_segments = [{"start": round(bed_start / sr, 3), "end": round(bed_end / sr, 3),
+                                   "track": choice.track.id, "credit": choice.track.credit}]
             else:
-                bed = _follow_mood_bed(mood_plan, sr, n_total)
+                bed = _follow_mood_bed(mood_plan, sr, n_bed)
                 choice = mood_plan[0][2]
-                fit_info = {"method": "follow_mood", "seams_s": [round(s, 3) for s, _, _ in mood_plan[1:]],
+                b0 = bed_start / sr
+                fit_info = {"method": "follow_mood", "seams_s": [round(s + b0, 3) for s, _, _ in mood_plan[1:]],
                             "loop_s": None, "start_offset_s": round(offset_s, 3)}
-                music_segments = [{"start": round(s, 3), "end": round(e, 3), "track": c.track.id,
+                music_segments = [{"start": round(s + b0, 3), "end": round(e + b0, 3), "track": c.track.id,
                                    "title": c.track.title, "rule": c.rule, "credit": c.track.credit}
                                   for s, e, c in mood_plan]
+            fit_info["bed_start_s"], fit_info["bed_end_s"] = round(bed_start / sr, 3), round(bed_end / sr, 3)
+            if bed_start > 0 or n_bed != n_total:
+                bed = PlacedBed(bed, bed_start, n_total)
 
         # mixdown plan: levels, ducking curve, limiter curve (two analysis passes over the blocks)
         with clock.stage("mix"):

@@ -119,18 +119,36 @@ def test_bad_option_values(tmp_path, capsys, voice_file):
     assert code == 1 and "--intro expects 0..60 seconds" in err
 
 
-def test_intro_and_outro_set_the_music_around_the_voice(tmp_path, capsys, voice_file, music_track):
-    """Audio input: the bed starts --intro s before the voice and ends --outro s after it."""
-    voice_s = sf.info(voice_file).duration
-    for intro, outro in (("0", "5"), ("3", "0.5")):
+def test_intro_and_outro_set_the_music_around_the_words(tmp_path, capsys, emodb_speech, music_track):
+    """Audio input: the bed starts --intro s before the first word and ends --outro s after the last (DESIGN.md),
+    wherever they fall in the file. Regression (issue 12): it started --intro s before the *file*, so a recording
+    with 3 s of room tone before the first word got 5 s of music before the voice."""
+    audio, sr = emodb_speech
+    lead, tail = 3.0, 4.0
+    voice = np.concatenate([np.zeros((1, int(lead * sr)), np.float32), audio[:, : int(7 * sr)],
+                            np.zeros((1, int(tail * sr)), np.float32)], axis=1)
+    src = write_audio(tmp_path / "voice.flac", voice, sr)
+    voice_s = voice.shape[1] / sr
+    for intro, outro in (("0", "5"), ("2", "0.5"), ("5", "1")):
         out = tmp_path / f"mix-{intro}-{outro}.wav"
         rep_path = tmp_path / f"r-{intro}-{outro}.json"
-        code, err = _run(capsys, str(voice_file), "-o", str(out), "--music", str(music_track), "--no-emotion",
-                         "--intro", intro, "--outro", outro, "--report", str(rep_path))
+        stems = tmp_path / f"stems-{intro}-{outro}"
+        code, err = _run(capsys, str(src), "-o", str(out), "--music", str(music_track), "--no-emotion",
+                         "--intro", intro, "--outro", outro, "--report", str(rep_path), "--stems", str(stems))
         assert code == 0, err
         rep = json.loads(rep_path.read_text())
-        assert abs(sf.info(out).duration - (voice_s + float(intro) + float(outro))) < 0.01
-        assert rep["music"]["fit"]["start_offset_s"] == float(intro)
+        off = rep["music"]["fit"]["start_offset_s"]
+        segs = rep["speech"]["segments"]
+        first, last = segs[0][0] + off, segs[-1][1] + off
+        assert first == pytest.approx(off + lead, abs=0.4)  # the VAD finds the words where they are
+        m, out_sr = sf.read(stems / "music.wav", dtype="float32", always_2d=True)
+        loud = np.flatnonzero(np.abs(m).max(axis=1) > 1e-4)
+        assert loud[0] / out_sr == pytest.approx(max(0.0, first - float(intro)), abs=0.1)
+        assert loud[-1] / out_sr == pytest.approx(last + float(outro), abs=0.1)
+        # the voice is delayed only as far as the intro needs; nothing of the recording is cut
+        assert off == pytest.approx(max(0.0, float(intro) - (first - off)), abs=0.01)
+        dur = sf.info(out).duration
+        assert dur == pytest.approx(max(off + voice_s, last + float(outro)), abs=0.01)
 
 
 @pytest.mark.slow

@@ -70,8 +70,11 @@ def test_loudness_and_true_peak_of_the_written_file(tmp_path, emodb_voice, built
     assert out_sr == 48000 and y.shape[1] == 2
     assert abs(integrated_lufs(y.T, out_sr) - target) <= 1.0
     assert true_peak_dbtp(y.T) <= -1.0 + 0.05  # 24-bit file, measured with a different 4x filter than the limiter
-    # bed: intro before and outro after the voice
-    assert abs(y.shape[0] / out_sr - (audio.shape[1] / sr + 4.0)) < 0.01
+    # bed: --intro (2 s) before the first word and --outro (2 s) after the last; the voice is never cut
+    off = rep["music"]["fit"]["start_offset_s"]
+    last_word = rep["speech"]["segments"][-1][1] + off
+    assert off == pytest.approx(max(0.0, 2.0 - rep["speech"]["segments"][0][0]), abs=0.01)
+    assert abs(y.shape[0] / out_sr - max(off + audio.shape[1] / sr, last_word + 2.0)) < 0.01
     assert rep["mix"]["target_lufs"] == target and abs(rep["mix"]["integrated_lufs"] - target) <= 1.0
     assert rep["speech"]["found"] and rep["speech"]["method"] in ("silero", "energy")
     assert sha256(src) == digest  # the input is never modified
