@@ -62,8 +62,8 @@ def builtin_credits(root: Path | None = None) -> dict[str, dict[str, Any]]:
 
     try:
         meta = metadata.metadata(BUILTIN_PACKAGE)
-        version = meta.get("Version") or "?"
-        licence = meta.get("License-Expression") or meta.get("License") or "MIT"
+        version = meta["Version"] or "?"
+        licence = meta["License-Expression"] or meta["License"] or "MIT"
     except metadata.PackageNotFoundError:
         version, licence = "?", "MIT"
     source = f"{BUILTIN_PACKAGE} {version} (PyPI, https://pypi.org/project/{BUILTIN_PACKAGE}/)"

@@ -24,9 +24,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, Integer, String, create_engine, event, inspect, select, text
+from sqlalchemy import (JSON, BigInteger, Boolean, Float, Integer, String, Table, create_engine, event, inspect,
+                        select, text)
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -540,7 +541,7 @@ def _migrate(engine: Engine) -> list[str]:
     Safe when several processes open an old catalog at once: a column another process added in between is taken
     as added. Returns the names of the columns this call added.
     """
-    table = _TrackRow.__table__
+    table = cast(Table, _TrackRow.__table__)
     have = {c["name"] for c in inspect(engine).get_columns(table.name)}
     added: list[str] = []
     for col in table.columns:

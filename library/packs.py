@@ -268,7 +268,7 @@ def deb_members(deb: Path, wanted: set[str]) -> Iterator[tuple[str, IO[bytes]]]:
                 if name.endswith(".zst"):
                     raise PackError(f"{deb.name} is compressed with zstd, which needs dpkg-deb; extract it with "
                                     "`dpkg-deb -x` and pass the folder with --from")
-                yield from _tar_members(io.BufferedReader(_Limited(f, size)), wanted)  # type: ignore[arg-type]
+                yield from _tar_members(io.BufferedReader(_Limited(f, size)), wanted)
                 return
     raise PackError(f"{deb} has no data archive")
 

@@ -295,8 +295,8 @@ def register(app: typer.Typer) -> None:
                        f"{len(sc.get('added', []))}, updated {len(sc.get('updated', []))}, unchanged "
                        f"{len(sc.get('unchanged', []))}; {len(summary.problems)} not added "
                        f"({summary.seconds:.1f} s)")
-            for f, reason in summary.problems:
-                typer.echo(f"  not added {f}: {reason}", err=True)
+            for name_, reason in summary.problems:
+                typer.echo(f"  not added {name_}: {reason}", err=True)
         raise typer.Exit(1 if summary.problems and not summary.placed else 0)
 
     app.add_typer(lib, name="library")

@@ -75,11 +75,11 @@ def test_old_sqlite_catalog_is_migrated_in_place_and_tracks_get_credits(tmp_path
                                                                            None, False)
     assert t.to_dict()["credit"] is None and t.to_dict()["features"]["energy"] == 0.4  # old data intact
 
-    # a track already catalogued gets its credit from an add (unchanged file: not analysed again)
+    # a track already catalogued gets its credit from an add (kept, or re-analysed when its analysis is older)
     credit = {"title": "Mine", "artist": "Me", "licence": "CC0-1.0", "source": "my desk", "share_alike": False,
               "credit": format_credit("Mine", artist="Me", licence="CC0-1.0")}
-    summary = cat.add_paths([track], credits={row["content_hash"]: credit})  # type: ignore[dict-item]
-    assert summary.unchanged == (row["id"],) and not summary.added
+    summary = cat.add_paths([track], jobs=1, credits={row["content_hash"]: credit})  # type: ignore[dict-item]
+    assert (*summary.unchanged, *summary.updated) == (row["id"],) and not summary.added
     t = cat.get(row["id"])  # type: ignore[arg-type]
     assert (t.title, t.artist, t.licence, t.credit) == ("Mine", "Me", "CC0-1.0", "'Mine' by Me, CC0-1.0")
 
@@ -367,7 +367,7 @@ def test_add_pack_without_apt_says_what_to_do_in_one_line(capsys: pytest.Capture
     monkeypatch.setenv("MOODMIX_HOME", str(tmp_path))
     real = shutil.which
     monkeypatch.setattr(packs_mod.shutil, "which", lambda n: None if n == "apt-get" else real(n))
-    code, out, err = run_library(capsys, "add-pack", "blobwars", "--database", f"sqlite:///{tmp_path / 'c.db'}")
+    code, _, err = run_library(capsys, "add-pack", "blobwars", "--database", f"sqlite:///{tmp_path / 'c.db'}")
     lines = [ln for ln in err.strip().splitlines() if ln]
     assert code == 1 and len(lines) == 1 and "Traceback" not in err
     assert "no apt-get" in lines[0] and "blobwars-data" in lines[0] and "2.00-2" in lines[0]
