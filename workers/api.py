@@ -54,8 +54,8 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from redis.exceptions import RedisError
 from starlette.requests import ClientDisconnect
 
-from workers.config import AUDIO_FORMATS, OUTPUT_FORMATS, VIDEO_FORMATS, Settings, get_settings
 from mixer.limits import decoded_bytes
+from workers.config import AUDIO_FORMATS, OUTPUT_FORMATS, VIDEO_FORMATS, Settings, get_settings
 from workers.jobs import JobStore
 from workers.probe import UploadRejected, probe_upload
 from workers.storage import (
@@ -617,7 +617,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 chunk = await asyncio.wait_for(chunks.__anext__(), timeout=settings.upload_idle_timeout_s)
             except StopAsyncIteration:
                 break
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise _Rejected(408, f"the upload sent nothing for {settings.upload_idle_timeout_s:.0f} s; "
                                 "send it again on a steadier connection") from None
             received += len(chunk)

@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     #: Uploads in progress at once, overall and per client address; more answer 429.
     max_concurrent_uploads: int = 16
     max_uploads_per_client: int = 4
+    #: Connections at once (at most half the file-descriptor limit); a connection whose request headers are not
+    #: complete this long after it opened is closed (workers.server).
+    max_connections: int = 512
+    header_timeout_s: float = 10.0
     #: GET /library requests per client per minute (it is cached; this bounds the cost of cache misses).
     library_requests_per_min: int = 30
 

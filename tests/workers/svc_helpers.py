@@ -170,7 +170,7 @@ class ApiServer:
         self.log_path = log_path
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "workers.api:app", "--host", "127.0.0.1", "--port", str(self.port),
-             "--log-level", log_level],
+             "--log-level", log_level, "--http", "workers.server:GuardedH11Protocol"],
             cwd=REPO, env={**settings_env(settings), **(env or {})}, stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )

@@ -249,7 +249,7 @@ def test_a_job_whose_files_grow_past_the_cap_fails_and_cleans_up(store: Any, mon
     import moodmix.pipeline
     from workers.tasks import run_job
 
-    job_id, token = _job(store)
+    job_id, _token = _job(store)
     held: list[Any] = []
 
     def grows(src: Path, out: Path, **kwargs: Any) -> dict[str, Any]:
@@ -459,8 +459,36 @@ def test_the_worker_applies_the_limits_to_jobs_the_api_never_saw(store: Any, tmp
     with the limit's message, before any decode."""
     from workers.tasks import run_job
 
-    job_id, token = _job(store)
+    job_id, _token = _job(store)
     sr1_wav(store.files(job_id).input)
     out = run_job(job_id, settings=store.settings, store=store)
     assert out["state"] == "failed"
     assert out["error"].startswith("the upload declares a sample rate of 1 Hz; moodmix takes 8000 to 192000 Hz")
+
+
+def test_idle_connections_are_closed_and_capped(tmp_path: Path, redis_url: str, start_api: Any) -> None:
+    """Regression: connections that never finish their headers were kept forever (520 of them ran the API out
+    of file descriptors). Past the cap they are refused at once with 503; the others close after the header
+    timeout; then the API answers again."""
+    import httpx
+
+    settings = make_settings(tmp_path, redis_url, max_connections=20, header_timeout_s=1.5)
+    api = start_api(settings)
+    socks = [socket.create_connection(("127.0.0.1", api.port), timeout=5) for _ in range(30)]
+    time.sleep(0.3)
+    refused = [s for s in socks if _answer(s, 0.05).startswith(b"HTTP/1.1 503")]
+    assert len(refused) == 10
+    time.sleep(2.0)
+    closed = 0
+    for s in socks:
+        if s not in refused:
+            s.settimeout(0.5)
+            try:
+                closed += s.recv(10) == b""
+            except OSError:
+                pass
+        s.close()
+    assert closed == 20
+    assert httpx.get(api.url + "/health", timeout=5).status_code == 200
+    log = api.log_path.read_text(errors="replace")
+    assert "Traceback" not in log and log.count("more than 20 connections at once") == 2  # the 1st and 10th
