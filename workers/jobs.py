@@ -57,6 +57,15 @@ return 1
 """
 
 
+# Keep (or take) a run's claim unless another run holds it.
+_REFRESH_CLAIM = """
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[2]))
+return 1
+"""
+
+
 def overall_progress(
     stage: str, fraction: float, *, separate: bool, weights: Mapping[str, float] | None = None
 ) -> float:
@@ -96,6 +105,7 @@ class JobStore:
             health_check_interval=30, retry_on_timeout=True,
         )
         self._update = self.redis.register_script(_UPDATE_IF_EXISTS)
+        self._refresh_claim = self.redis.register_script(_REFRESH_CLAIM)
 
     # ---- paths ---------------------------------------------------------------------------------------------
     def files(self, job_id: str) -> JobFiles:
@@ -193,10 +203,13 @@ class JobStore:
         return bool(self.redis.get(key) == run_id)
 
     def heartbeat(self, job_id: str, run_id: str) -> bool:
-        """This run is alive: refresh its claim, then ``heartbeat_at`` in the record."""
+        """This run is alive: refresh its claim, then ``heartbeat_at`` in the record. False when another run
+        holds the claim now (this one was taken for lost and re-queued): this run should stop."""
         ttl = max(1, int(self.settings.heartbeat_timeout_s))
-        self.redis.set(_RUN_CLAIM + job_id, run_id, ex=ttl)
-        return self.update(job_id, heartbeat_at=f"{time.time():.3f}")
+        if not self._refresh_claim(keys=[_RUN_CLAIM + job_id], args=[run_id, ttl]):
+            return False
+        self.update(job_id, heartbeat_at=f"{time.time():.3f}")
+        return True
 
     def release_run(self, job_id: str, run_id: str) -> None:
         key = _RUN_CLAIM + job_id

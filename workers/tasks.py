@@ -76,6 +76,10 @@ class JobTooLargeError(Exception):
     """The job's files grew past ``max_job_bytes``."""
 
 
+class SupersededError(Exception):
+    """Another run took the job over (this one missed its heartbeats and was taken for lost)."""
+
+
 def _out_of_space(exc: BaseException) -> bool:
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
         return True
@@ -125,6 +129,7 @@ class _Watch:
         self.store, self.job_id, self.run_id, self.settings, self.files = store, job_id, run_id, settings, files
         self.tmp = files.root / "tmp"
         self.too_large: int | None = None
+        self.superseded = False
         self.peak_bytes = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"heartbeat-{job_id[:8]}", daemon=True)
@@ -140,7 +145,8 @@ class _Watch:
 
     def beat(self) -> None:
         try:
-            self.store.heartbeat(self.job_id, self.run_id)
+            if not self.store.heartbeat(self.job_id, self.run_id):
+                self.superseded = True
         except redis.RedisError as exc:
             log.warning("job %s: heartbeat failed: %s", self.job_id, exc)
         self.check_size()
@@ -230,6 +236,8 @@ class _Progress:
             self.weights = None
 
     def __call__(self, stage: str, fraction: float) -> None:
+        if self.watch is not None and self.watch.superseded:
+            raise SupersededError(self.job_id)
         if self.watch is not None and self.watch.too_large is not None:
             raise JobTooLargeError(self.watch.too_large)
         value = overall_progress(stage, fraction, separate=self.separate, weights=self.weights)
@@ -319,6 +327,10 @@ def _run_claimed(job_id: str, settings: Settings, store: JobStore, task: Task | 
         return _fail(store, files, f"the job's files grew past {int(exc.args[0]) / 1e9:.2f} GB, over the "
                      f"{settings.max_job_bytes / 1e9:.2f} GB limit of one job (MOODMIX_MAX_JOB_BYTES); send a "
                      "shorter file")
+    except SupersededError:
+        work.unlink(missing_ok=True)
+        log.warning("job %s: another run took it over; this one stops", job_id)
+        return {"id": job_id, "state": "superseded"}
     except SoftTimeLimitExceeded:
         work.unlink(missing_ok=True)
         return _fail(store, files, f"the job took longer than the {settings.soft_time_limit_s} s limit; "

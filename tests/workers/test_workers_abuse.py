@@ -492,3 +492,24 @@ def test_idle_connections_are_closed_and_capped(tmp_path: Path, redis_url: str, 
     assert httpx.get(api.url + "/health", timeout=5).status_code == 200
     log = api.log_path.read_text(errors="replace")
     assert "Traceback" not in log and log.count("more than 20 connections at once") == 2  # the 1st and 10th
+
+
+def test_a_run_taken_for_lost_stops_when_another_holds_the_job(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run that missed its heartbeats (stalled, not dead) and was re-queued stops at its next progress call
+    instead of running beside the new run; the job is not failed."""
+    import moodmix.pipeline
+    from workers.jobs import _RUN_CLAIM
+    from workers.tasks import run_job
+
+    job_id, _token = _job(store)
+
+    def stalls(src: Path, out: Path, **kwargs: Any) -> dict[str, Any]:
+        store.redis.set(_RUN_CLAIM + job_id, "the-new-run")  # what requeue_lost + the new run's claim do
+        time.sleep(0.6)  # a heartbeat (every 0.2 s here) sees it
+        kwargs["progress"]("mix", 0.5)
+        raise AssertionError("the progress callback should have stopped this run")
+
+    monkeypatch.setattr(moodmix.pipeline, "mix_file", stalls)
+    assert run_job(job_id, settings=store.settings, store=store) == {"id": job_id, "state": "superseded"}
+    assert store.get(job_id)["state"] == "running" and not store.files(job_id).error.exists()
+    assert store.redis.get(_RUN_CLAIM + job_id) == "the-new-run"  # the new run keeps it
