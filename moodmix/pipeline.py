@@ -78,7 +78,18 @@ def _alternative(choice: Any) -> dict[str, Any]:
     return {k: d.get(k) for k in ("track", "title", "reasons", "credit", "licence") if k in d}
 
 
-def _forced_choice(music: Path, library: str | None) -> Any:
+def catalog_for(library: Any, database: str | None) -> Any:
+    """What to choose music from: ``library`` (a folder, a catalog URL or name, a catalog) when given, else the
+    default catalog at ``database`` (``--database`` / ``MOODMIX_DATABASE_URL``, built-in library included) when
+    set, else None (the default SQLite catalog under MOODMIX_HOME)."""
+    if library is not None or not database:
+        return library
+    from library.catalog import default_catalog
+
+    return default_catalog(database)
+
+
+def _forced_choice(music: Path, library: Any) -> Any:
     """The ``--music`` track: a catalog track when the file is in the catalog (its analysis, beats included, is
     reused) or when ``music`` is a catalog id; else the file as it is (its beats are tracked when fitting)."""
     from library.types import Track, TrackChoice
@@ -91,6 +102,8 @@ def _forced_choice(music: Path, library: str | None) -> Any:
 
         if library is None:
             catalog = default_catalog()
+        elif hasattr(library, "tracks"):
+            catalog = library
         elif "://" in str(library):
             catalog = open_catalog(str(library))
     except (MoodmixError, ImportError, OSError):
@@ -120,8 +133,10 @@ def _plan_follow_mood(emotion: Any, settings: JobSettings, voice_s: float, offse
     from library.follow import plan_mood_segments
     from library.select import choose_tracks
 
+    library = catalog_for(settings.library, settings.database)
+
     def choose(estimate: Any, avoid: Any) -> Any:
-        return choose_tracks(estimate, library=settings.library, mood=settings.mood,
+        return choose_tracks(estimate, library=library, mood=settings.mood,
                              exclude_vocals=settings.exclude_vocals, seed=settings.seed,
                              avoid=tuple(settings.avoid_tracks) + tuple(avoid), n=1)[0]
 
@@ -295,13 +310,14 @@ def mix_file(
 
         # select the track
         with clock.stage("select"):
+            catalog = catalog_for(settings.library, settings.database)
             if settings.music is not None:
-                choice = _forced_choice(settings.music, settings.library)
+                choice = _forced_choice(settings.music, catalog)
                 alternatives = []
             else:
                 overall = emotion.overall if emotion is not None else neutral_estimate()
                 ranked = choose_tracks(
-                    overall, library=settings.library, mood=settings.mood, exclude_vocals=settings.exclude_vocals,
+                    overall, library=catalog, mood=settings.mood, exclude_vocals=settings.exclude_vocals,
                     seed=settings.seed, avoid=settings.avoid_tracks, n=1 + N_ALTERNATIVES,
                 )
                 choice, alternatives = ranked[0], ranked[1:]

@@ -35,6 +35,9 @@ class JobSettings:
 
     music: Path | None = None  # force this track (``--music``); rule "forced"
     library: str | None = None  # catalog name/URL or a folder (``--library``); None: default catalog
+    #: the default catalog's SQLAlchemy URL (``--database``, else ``MOODMIX_DATABASE_URL``, else the SQLite file
+    #: under MOODMIX_HOME): the catalog every front end (mix, suggest, batch, worker, API) chooses from
+    database: str | None = field(default_factory=lambda: env_setting("MOODMIX_DATABASE_URL"))
     mood: str | None = None  # override the detected mood (``--mood``)
     preset: Preset = "podcast"
     target_lufs: float = -16.0

@@ -194,6 +194,8 @@ def job_settings(manifest: dict[str, Any]) -> Any:
         kwargs["keep_ambience_db"] = float(opts["keep_ambience_db"])
     if opts.get("library"):
         kwargs["library"] = str(opts["library"])
+    if opts.get("database"):  # `batch --queue --database URL`; else JobSettings takes MOODMIX_DATABASE_URL
+        kwargs["database"] = str(opts["database"])
     if opts.get("seed") is not None:
         kwargs["seed"] = int(opts["seed"])
     if kwargs.get("analyse_emotion", True):

@@ -23,6 +23,9 @@ def batch(
     target_lufs: float | None = typer.Option(None, "--target-lufs", help="Loudness target, LUFS."),
     fmt: str | None = typer.Option(None, "--format", help="Output extension for all files (e.g. m4a)."),
     library: str | None = typer.Option(None, "--library", help="Catalog name, URL or folder."),
+    database: str | None = typer.Option(None, "--database",
+                                        help="SQLAlchemy URL of the catalog (default: MOODMIX_DATABASE_URL, "
+                                             "else a SQLite file under MOODMIX_HOME)."),
     emotion: bool = typer.Option(True, "--emotion/--no-emotion", help="Analyse each voice's emotion (off: "
                                  "faster, the music follows --mood or stays neutral)."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON object per file instead of a table."),
@@ -37,7 +40,7 @@ def batch(
 
     if preset is not None and preset not in ("podcast", "vlog", "clear"):
         raise MoodmixError(f"--preset must be podcast, vlog or clear, got {preset!r}")
-    options = {"preset": preset, "mood": mood, "target_lufs": target_lufs, "library": library,
+    options = {"preset": preset, "mood": mood, "target_lufs": target_lufs, "library": library, "database": database,
                "format": fmt.lower().lstrip(".") if fmt else None, "analyse_emotion": emotion}
     n_jobs = jobs or (4 if queue else (os.cpu_count() or 1))
     console = Console(stderr=True)

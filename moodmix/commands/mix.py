@@ -69,6 +69,9 @@ def mix(
     analyse_emotion: bool = typer.Option(False, "--analyse-emotion",
                                          help="With --music: hear the mood anyway (the report gets the emotion "
                                               "section; by default a given track needs no emotion pass)."),
+    database: str | None = typer.Option(None, "--database",
+                                        help="SQLAlchemy URL of the catalog to choose from (default: "
+                                             "MOODMIX_DATABASE_URL, else a SQLite file under MOODMIX_HOME)."),
     leveller: str = typer.Option("auto", "--leveller",
                                  help="Voice leveller: auto (the preset's: podcast/clear medium, vlog firm), "
                                       "gentle, medium, firm, or off (one integrated gain for the whole voice)."),
@@ -104,7 +107,7 @@ def mix(
         seed=seed, analyse_emotion=not no_emotion, intro_s=intro, outro_s=outro,
         emotion=None if no_emotion or (music is not None and not follow_mood and not analyse_emotion)
         else emotion_settings_from_env(), leveller=leveller,
-        emotion_with_music=analyse_emotion,
+        emotion_with_music=analyse_emotion, **({"database": database} if database else {}),
     )
     info = probe(input)  # bad inputs fail here with one line, before any bar is drawn
     if info.audio is not None:  # rate, channels and work limits (mixer.limits), before any work

@@ -81,7 +81,9 @@ def _print_human(result: dict[str, Any]) -> None:
     for i, s in enumerate(result["suggestions"], 1):
         typer.echo(f"  {i}. {s['title']}  [{s['rule']}]  {s['path']}")
         for r in s["reasons"]:
-            typer.echo(f"       - {r}")
+            typer.echo(f"       {r}")
+        if s.get("credit"):
+            typer.echo(f"       Music: {s['credit']}")
 
 
 def suggest(
@@ -94,6 +96,9 @@ def suggest(
     mood: str | None = typer.Option(None, "--mood", help="Target this mood instead of the detected one."),
     seed: int | None = typer.Option(None, "--seed", help="Seed for the order among near-equal tracks."),
     allow_vocals: bool = typer.Option(False, "--allow-vocals", help="Also suggest tracks with vocals."),
+    database: str | None = typer.Option(None, "--database",
+                                        help="SQLAlchemy URL of the catalog (default: MOODMIX_DATABASE_URL, "
+                                             "else a SQLite file under MOODMIX_HOME)."),
 ) -> None:
     """Show the emotions of INPUT... (or --text / --text-file) and the tracks that suit them, with reasons."""
     sources = sum(x is not None and x != [] for x in (inputs or None, text, text_file))
@@ -101,7 +106,11 @@ def suggest(
         raise MoodmixError("give voice INPUT files, or --text \"...\", or --text-file FILE (exactly one of them)")
     if n < 1:
         raise MoodmixError(f"-n expects at least 1 suggestion, got {n}")
-    opts = dict(library=library, mood=mood, n=n, seed=seed, exclude_vocals=not allow_vocals)
+    from moodmix.pipeline import catalog_for
+    from moodmix.settings import env_setting
+
+    catalog = catalog_for(library, database or env_setting("MOODMIX_DATABASE_URL"))
+    opts = dict(library=catalog, mood=mood, n=n, seed=seed, exclude_vocals=not allow_vocals)
     failed = 0
 
     def emit(result: dict[str, Any]) -> None:
