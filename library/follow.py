@@ -18,7 +18,8 @@ import numpy as np
 from library.types import TrackChoice
 from models.types import LABELS, EmotionAnalysis, EmotionEstimate, TimedEmotion
 
-__all__ = ["BEATS_PER_BAR", "MIN_STRETCH_S", "mean_emotion", "mood_runs", "plan_mood_segments", "snap_to_bar"]
+__all__ = ["BEATS_PER_BAR", "MIN_STRETCH_S", "mean_emotion", "mood_runs", "plan_mood_segments", "snap_to_bar",
+           "turn_index"]
 
 MIN_STRETCH_S = 45.0
 BEATS_PER_BAR = 4
@@ -107,6 +108,30 @@ def snap_to_bar(time_s: float, *, start_s: float, tempo_bpm: float | None, lo_s:
     return float(min(cands, key=lambda c: abs(c - time_s)))
 
 
+def turn_index(timeline: Sequence[TimedEmotion], first: int, last: int) -> int:
+    """The index ``k`` in ``(first, last]`` that best splits entries ``first..last`` into two moods: the split
+    minimising the duration-weighted squared distance of each entry's emotion (six labels, valence, arousal) to its
+    side's mean (a two-segment change point). The change belongs in the pause before entry ``k``."""
+    if last <= first:
+        return max(first, 1)
+    x = np.asarray([timeline[i].estimate.vector() for i in range(first, last + 1)], np.float64)
+    w = np.asarray([max(1e-3, timeline[i].end - timeline[i].start) for i in range(first, last + 1)])
+    cw = np.concatenate([[0.0], np.cumsum(w)])
+    cx = np.concatenate([np.zeros((1, x.shape[1])), np.cumsum(w[:, None] * x, axis=0)])
+    cxx = np.concatenate([[0.0], np.cumsum(w * (x**2).sum(axis=1))])
+    best, best_k = np.inf, first + 1
+    n = x.shape[0]
+    for k in range(1, n):  # left = [0, k), right = [k, n)
+        sse = 0.0
+        for a, b in ((0, k), (k, n)):
+            ww = cw[b] - cw[a]
+            sx = cx[b] - cx[a]
+            sse += (cxx[b] - cxx[a]) - float(sx @ sx) / ww
+        if sse < best - 1e-12:
+            best, best_k = sse, first + k
+    return best_k
+
+
 def plan_mood_segments(
     analysis: EmotionAnalysis,
     duration_s: float,
@@ -154,8 +179,12 @@ def plan_mood_segments(
         if j == len(runs) - 1:
             end = float(duration_s)
         else:
-            gap_lo = timeline[run[-1]].end
-            gap_hi = timeline[runs[j + 1][0]].start
+            # the turn: where the voice's emotion changes most between the two stretches (not where the first
+            # entry of the next cluster happens to be: one early misheard line would move the change by its
+            # whole distance); the change happens in the pause before that line
+            k = turn_index(timeline, run[0], runs[j + 1][-1])
+            gap_lo = timeline[k - 1].end
+            gap_hi = timeline[k].start
             mid = 0.5 * (gap_lo + gap_hi)
             tempo = picks[j].track.features.get("tempo")
             end = snap_to_bar(mid, start_s=start, tempo_bpm=float(tempo) if tempo else None,
