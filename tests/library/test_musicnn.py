@@ -76,19 +76,18 @@ def test_log_mel_matches_librosa(ref: dict[str, np.ndarray]) -> None:
 
 def test_streaming_in_odd_blocks_equals_one_call(ref: dict[str, np.ndarray]) -> None:
     x = np.concatenate([_clip(ref, "drums"), _clip(ref, "chords"), _clip(ref, "loud_mix")])  # 24 s, 8 patches
-    whole = M.music_tags(x, 16000, per_patch=True)
-    stream = M.TagStream(16000, per_patch=True)
+    whole = M.tag_audio(x, 16000, model="mtt", per_patch=True)
+    stream = M.TagStream(16000, models=("mtt",), per_patch=True)
     for i, n in enumerate(range(0, x.size, 12_345)):
         stream.feed(x[n:n + 12_345] if i % 2 else x[None, n:n + 12_345])  # (n,) and (1, n) blocks
     out = stream.finish()
-    assert isinstance(out, M.MusicTags)
-    assert out.msd.patches == whole.msd.patches == 8
-    for model in ("msd", "mtt"):
-        a, b = getattr(out, model), getattr(whole, model)
-        np.testing.assert_allclose(a.per_patch, b.per_patch, atol=1e-6, rtol=0)
-        np.testing.assert_allclose(a.embedding, b.embedding, atol=1e-5, rtol=0)
+    assert isinstance(out, M.TagResult) and out.model == "mtt"
+    assert out.patches == whole.patches == 8
+    assert out.per_patch is not None and whole.per_patch is not None
+    np.testing.assert_allclose(out.per_patch, whole.per_patch, atol=1e-6, rtol=0)
+    np.testing.assert_allclose(out.embedding, whole.embedding, atol=1e-5, rtol=0)
     # the first patches of the long input are the reference clip's patches
-    np.testing.assert_allclose(whole.mtt.per_patch[:2], ref["drums/mtt/probs"], atol=TOL, rtol=0)
+    np.testing.assert_allclose(whole.per_patch[:2], ref["drums/mtt/probs"], atol=TOL, rtol=0)
 
 
 def test_other_rates_and_stereo(ref: dict[str, np.ndarray]) -> None:
