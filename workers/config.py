@@ -80,9 +80,10 @@ class Settings(BaseSettings):
     #: After ``upload_grace_s``, an upload slower than this on average is cut off (408).
     upload_min_bytes_per_s: int = 16 * 1024
     upload_grace_s: float = 30.0
-    #: Uploads in progress at once, overall and per client address; more answer 429.
-    max_concurrent_uploads: int = 16
-    max_uploads_per_client: int = 4
+    #: Uploads in progress at once, overall and per client address; more answer 429. (Behind a reverse proxy
+    #: that uvicorn does not trust with X-Forwarded-For, every client has the proxy's address.)
+    max_concurrent_uploads: int = 64
+    max_uploads_per_client: int = 20
     #: Connections at once (at most half the file-descriptor limit); a connection whose request headers are not
     #: complete this long after it opened is closed (workers.server).
     max_connections: int = 512
