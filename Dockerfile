@@ -43,7 +43,7 @@ RUN useradd --create-home --uid 10001 moodmix \
  && chown -R moodmix:moodmix /data
 
 # The CC-BY/public-domain music pack (`moodmix library packs`: 42 tracks, 2 h, every track credited): fetched from
-# Debian with apt-get download (625 MB of packages; only the 170 MB of music is kept, under /data/home/packs) and
+# Debian with apt-get download (625 MB of packages; only the 135 MB of music is kept, under /data/home/packs) and
 # analysed into the image's catalog, so a new `home` volume starts with it. Build with --build-arg MUSIC_PACK= to
 # leave it out; a catalog elsewhere (MOODMIX_DATABASE_URL) gets it with `moodmix library add-pack free`.
 ARG MUSIC_PACK=free

@@ -19,8 +19,8 @@ added: a credit is never guessed. Without apt-get it says which package to fetch
 tracks already catalogued are not analysed again.
 
 Whether ``scripts/install.sh`` adds a pack: it does not, by default. The CC-BY/public-domain bundle (``free``, 42
-tracks, 122 min) means downloading three Debian packages of 625 MB in all (naev-data 350 MB, ufoai-music 210 MB,
-blobwars-data 65 MB; the music kept is 170 MB) and analysing two hours of music (several minutes on 2 cores),
+tracks, 121 min) means downloading three Debian packages of 625 MB in all (naev-data 350 MB, ufoai-music 210 MB,
+blobwars-data 65 MB; the music kept is 135 MB) and analysing two hours of music (several minutes on 2 cores),
 which would triple the set-up time of every CI run and of a creator's first install, whose first ``moodmix mix``
 works with the built-in clips anyway. The Docker image carries the ``free`` bundle (added at image build), and
 ``moodmix library add-pack free`` adds it anywhere else (README).
