@@ -632,10 +632,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 raise _Rejected(413, _too_large(sink.file_bytes, limit, at_least=True))
             if sink.error:
                 raise _Rejected(422, sink.error)
-            if received > body_limit:  # small fields, or a tail after the form's end, past the bound
+            if received > body_limit:
                 raise _Rejected(413, f"the request body is more than {body_limit / 1e6:.1f} MB (the file limit "
                                 f"{limit / 1e6:.1f} MB plus {_FORM_OVERHEAD_BYTES // 1024} KB for the form); "
                                 "send only the file and the options")
+            if received - sink.file_bytes > _FORM_OVERHEAD_BYTES:  # fields, framing, a tail after the form
+                raise _Rejected(413, f"the request body holds more than {_FORM_OVERHEAD_BYTES // 1024} KB besides "
+                                "the file (form fields, or data after the form's end); send only the file and "
+                                "the options")
         parser.finalize()
 
     async def _check_mood(opts: dict[str, Any]) -> None:
