@@ -173,6 +173,35 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"{'beats':16s} {len(t.beats)} (first {', '.join(f'{b:.2f}' for b in t.beats[:4])})")
         typer.echo(f"{'downbeats':16s} {len(t.downbeats)}")
 
+    @lib.command("credit")
+    def credit(
+        track_id: str = typer.Argument(..., help="Track id (or a unique prefix)."),
+        artist: str | None = typer.Option(None, "--artist", help="Who made it."),
+        licence: str | None = typer.Option(None, "--licence", help="SPDX-like licence, e.g. CC-BY-4.0, CC0-1.0."),
+        source: str | None = typer.Option(None, "--source", help="Where it came from (a URL)."),
+        title: str | None = typer.Option(None, "--title", help="The title to show (default: the current one)."),
+        share_alike: bool | None = typer.Option(None, "--share-alike/--no-share-alike",
+                                                help="The licence is share-alike (default: from the licence name)."),
+        database: str | None = DatabaseOpt,
+    ) -> None:
+        """Set the credit of one of your tracks (shown wherever the track is: summary, report, web page)."""
+        from library.types import format_credit
+        from moodmix.errors import MoodmixError
+
+        if not any(v is not None for v in (artist, licence, source, title, share_alike)):
+            raise MoodmixError("give at least one of --artist, --licence, --source, --title, --share-alike")
+        cat = _catalog(database, builtin=False)
+        t = cat.get(track_id)
+        new = {"artist": artist if artist is not None else t.artist,
+               "licence": licence if licence is not None else t.licence,
+               "source": source if source is not None else t.source,
+               "title": title if title is not None else t.title}
+        sa = share_alike if share_alike is not None else (
+            "-SA" in (new["licence"] or "").upper() if licence is not None else t.share_alike)
+        cat.update(t.id, **new, share_alike=sa,
+                   credit=format_credit(new["title"], artist=new["artist"], licence=new["licence"], share_alike=sa))
+        typer.echo(f"{t.id}: {cat.get(t.id).credit}")
+
     @lib.command("remove")
     def remove(track_id: str = typer.Argument(...), database: str | None = DatabaseOpt) -> None:
         """Forget a track (its file is not touched)."""

@@ -401,3 +401,17 @@ def test_api_catalog_view_carries_credits(capsys: pytest.CaptureFixture[str], tm
     for t in tracks:
         assert {"credit", "licence", "artist", "source", "share_alike"} <= set(t)
         assert t["credit"] == f"'{t['title']}' from immich-memories-music, MIT"
+
+
+def test_library_credit_sets_a_users_track_credit(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'c.sqlite'}"
+    track = write_wav(tmp_path / "bed.wav", chord_track(60, False, 8))
+    code, out, _ = run_library(capsys, "add", str(track), "--json", "--database", db)
+    (tid,) = json.loads(out)["added"]
+    code, out, _ = run_library(capsys, "credit", tid[:6], "--artist", "Ann", "--licence", "CC-BY-SA-4.0",
+                               "--title", "Bed", "--database", db)
+    assert code == 0 and out.strip() == f"{tid}: 'Bed' by Ann, CC-BY-SA-4.0 (share-alike)"
+    t = open_catalog(db).get(tid)
+    assert (t.title, t.artist, t.licence, t.share_alike) == ("Bed", "Ann", "CC-BY-SA-4.0", True)
+    code, _, err = run_library(capsys, "credit", tid, "--database", db)
+    assert code == 1 and "give at least one of --artist" in err
