@@ -18,7 +18,10 @@ Reported (median over ``--seeds`` selection seeds; the seed only breaks near-tie
   the picked track's valence and mode. For the estimated arousal/valence (what selection saw) and for the known
   emotion's circumplex position (emodb label → :data:`models.voice_emotion.EMODB_VA`).
 - A confusion-style table: voice emotion (rows) × picked mood folder (columns), summed over seeds.
-- The goals: ρ(arousal, energy) ≥ 0.5; sad/bored voices never get ``energetic``; angry/happy never ``calm``.
+- The goals (issue 11, judged on the out-of-speaker voices): ρ(voice arousal, picked energy) ≥ 0.7 and ρ(voice
+  valence, picked valence) ≥ 0.5; anger and happiness voices → energetic or happy folders in ≥ 70 % of picks,
+  sadness and boredom → calm, tender or nostalgic in ≥ 70 %; every folder chosen for some voice. Also shown: sad
+  or bored voices never get ``energetic``, angry or happy never ``calm``.
 """
 
 from __future__ import annotations
@@ -202,13 +205,29 @@ def evaluate(items: list[dict], seeds: int) -> dict:
             ok = np.isfinite(r[:, i])
             rho = spearmanr(r[ok, i], r[ok, j]).statistic
             rhos[name].append(float(rho) if np.isfinite(rho) else 0.0)
+    def share(emos: tuple[str, ...], folders: tuple[str, ...]) -> float:
+        tot = sum(table[e][m] for e in emos if e in table for m in MOODS)
+        return sum(table[e][m] for e in emos if e in table for m in folders) / tot if tot else float("nan")
+
+    lively = share(("anger", "happiness"), ("energetic", "happy"))
+    quiet = share(("sadness", "boredom"), ("calm", "tender", "nostalgic"))
+    chosen = {m for c in table.values() for m in MOODS if c.get(m)}
+    rho_a = float(np.median(rhos["arousal~energy"]))
+    rho_v = float(np.median(rhos["valence~valence"]))
     goals = {
+        "arousal_energy_rho_ge_0.7": rho_a >= 0.7,
+        "valence_valence_rho_ge_0.5": rho_v >= 0.5,
+        "anger_happiness_to_energetic_or_happy_ge_70pct": lively >= 0.7,
+        "sadness_boredom_to_calm_tender_nostalgic_ge_70pct": quiet >= 0.7,
+        "every_folder_chosen": chosen == set(MOODS),
         "sad_or_bored_never_energetic": all(table[e]["energetic"] == 0 for e in ("sadness", "boredom") if e in table),
         "angry_or_happy_never_calm": all(table[e]["calm"] == 0 for e in ("anger", "happiness") if e in table),
-        "arousal_energy_rho_ge_0.5": float(np.median(rhos["arousal~energy"])) >= 0.5,
     }
+    shares = {"anger_happiness_energetic_or_happy": round(lively, 3),
+              "sadness_boredom_calm_tender_nostalgic": round(quiet, 3),
+              "folders_chosen": sorted(chosen)}
     return {"rho_median": {k: round(float(np.median(v)), 3) for k, v in rhos.items()},
-            "table": {e: dict(c) for e, c in sorted(table.items())}, "goals": goals, "seeds": seeds,
+            "table": {e: dict(c) for e, c in sorted(table.items())}, "goals": goals, "shares": shares, "seeds": seeds,
             "n": len(items)}
 
 
@@ -219,6 +238,7 @@ def _print_table(title: str, res: dict) -> None:
         rules = ", ".join(f"{k[5:]} {v}" for k, v in sorted(c.items()) if k.startswith("rule:"))
         print(f"{emo:<10}" + "".join(f"{c.get(m, 0):>10}" for m in MOODS) + f"   {rules}")
     print("Spearman ρ (median over seeds):", res["rho_median"])
+    print("shares:", res["shares"])
     print("goals:", res["goals"])
 
 

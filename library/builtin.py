@@ -50,7 +50,11 @@ def load_builtin_features(path: Path | None = None) -> dict[str, dict[str, Any]]
     p = path or _DATA
     if not p.exists():
         return {}
+    from library.catalog import ANALYSIS_VERSION
+
     data = json.loads(p.read_text())
+    if int(data.get("analysis_version", 1)) != ANALYSIS_VERSION:  # written by another analysis: analyse instead
+        return {}
     return {v["sha256"]: v["analysis"] for v in data["tracks"].values()}
 
 
@@ -97,7 +101,10 @@ def write_builtin_features(path: Path | None = None) -> Path:
                                             "analysis": analyse_file(f).to_dict()}
     out = path or _DATA
     out.parent.mkdir(parents=True, exist_ok=True)
+    from library.catalog import ANALYSIS_VERSION
+
     doc = {"package": "immich-memories-music", "note": "written by python -m library.builtin --write",
+           "analysis_version": ANALYSIS_VERSION,
            "tracks": tracks}
     out.write_text(json.dumps(doc, indent=1) + "\n")
     return out

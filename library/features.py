@@ -1,16 +1,16 @@
 """Music analysis: tempo, beats, downbeats, key, mode, loudness, vocal presence and the Spotify-scale features.
 
-Everything is computed from the audio, in bounded memory: a file is decoded in 30 s blocks (PyAV, native rate,
-at most two channels) and each block is reduced at once to a few numbers per analysis frame (onset strength,
+Everything is computed from the audio, in bounded memory: a file is decoded in 30 s blocks (mixer's ffmpeg
+decoder, :func:`mixer.decode.iter_audio_blocks`; native rate up to 48 kHz, at most two channels) and each block is reduced at once to a few numbers per analysis frame (onset strength,
 spectral shape, STFT chroma, RMS) plus 100 ms loudness sums; nothing of the signal itself is kept. The two slower
 descriptors (CQT chroma for the key, the voice-activity model for vocal presence) run on at most
 :data:`SLOW_EXCERPT_BLOCKS` blocks spread over the file.
 
 Methods (all our own code over numpy/scipy/librosa; no copyleft analyzer):
 
-- **Loudness** — ITU-R BS.1770-4 integrated loudness (K-weighting from pyloudnorm's filter design, 400 ms blocks
-  with 75 % overlap, absolute gate -70 LUFS, relative gate -10 LU), computed at the file's own rate on both
-  channels, streamed through 100 ms sums.
+- **Loudness** — ITU-R BS.1770-4 integrated loudness with mixer's meter (:mod:`mixer.loudness`: K-weighting
+  from pyloudnorm's filter design, gated 400 ms blocks built from 100 ms hop powers), at the file's own rate on
+  both channels.
 - **Tempo** — after Percival & Tzanetakis (2014), *Streamlined tempo estimation based on autocorrelation and
   cross-correlation with pulses*: log-mel spectral flux → windowed autocorrelation (12 s windows) → "enhanced
   harmonics" ``A(l) + A(2l) + A(4l)`` → weighted by a log-normal tempo prior (centre 105 BPM, σ 0.7 octave) →
@@ -26,15 +26,21 @@ Methods (all our own code over numpy/scipy/librosa; no copyleft analyzer):
   (``key_profile=``). ``benchmarks/bench_library_accuracy.py`` compares them; the default and the C2–C6 range
   were chosen on that benchmark (28 clips) and on generated chord progressions, so expect somewhat lower
   accuracy on other music.
-- **Vocal presence** — share of 32 ms frames that the silero voice-activity model (shipped in the ``silero-vad``
-  package, MIT) marks as voice at p > 0.5; singing fires it as speech does. 0 for instrumentals.
-- **Spotify-scale energy, danceability, acousticness, valence** — heuristics, not Spotify's models. Each is
-  built from audio descriptors and then put on Spotify's scale with calibration tables fitted on the reference
-  corpus ``spotify_songs.csv`` (``library/training/fit_feature_calibration.py`` → ``library/data/
-  feature_calibration.json``): energy is the corpus' mean energy at the measured loudness (isotonic fit)
-  adjusted by brightness and onset density; danceability and acousticness are raw scores in [0, 1] read through
-  the corpus' quantile function (a raw 0.5 gives the corpus median); valence is the corpus' linear model of
-  valence from the other five features, rescaled to the corpus' spread, plus a small brightness term.
+- **Vocal presence** — share of 32 ms frames that the Silero voice-activity model (ONNX, the one
+  :mod:`mixer.vad` uses for speech) marks as voice at p > 0.5; singing fires it as speech does. 0 for
+  instrumentals.
+- **Music tags** — the musicnn taggers (:mod:`library.musicnn`: MSD and MTT models, shipped weights, no
+  TensorFlow) over the whole track in 3 s patches (every other patch beyond two minutes), streamed with the
+  blocks: 50 + 50 tag probabilities and two 200-d embeddings, kept in the catalog.
+- **Spotify-scale energy, danceability, acousticness, valence** — estimates, not Spotify's models. First from
+  the descriptors (the ``descriptors`` field): each is built from audio descriptors and put on Spotify's scale
+  with calibration tables fitted on the reference corpus ``spotify_songs.csv``
+  (``library/training/fit_feature_calibration.py`` → ``library/data/feature_calibration.json``): energy is the
+  corpus' mean energy at the measured loudness (isotonic fit) adjusted by brightness and onset density;
+  danceability and acousticness are raw scores in [0, 1] read through the corpus' quantile function; valence
+  is the corpus' linear model of valence from the other five features, rescaled to the corpus' spread, plus a
+  small brightness term. Then each is blended with what the tags say (:mod:`library.tag_features`, one
+  documented formula per feature).
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ import functools
 import json
 import math
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -109,6 +115,12 @@ KEY_PROFILES: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
 KeyProfile = Literal["krumhansl", "temperley", "edma", "shaath", "bellman"]
 DEFAULT_KEY_PROFILE: KeyProfile = "krumhansl"
 
+#: Shorter audio is not tagged (the taggers need at least one 3 s patch to say anything stable).
+MIN_TAG_S = 3.0
+#: Patch spacing of the taggers by track length: every patch up to 2 minutes, every other one beyond (the tags
+#: are means over patches; half of a long track's patches estimate them as well at half the cost).
+_TAG_ALL_PATCHES_S = 120.0
+
 #: Below this integrated loudness a file counts as silent: energy, danceability and valence are 0.
 _SILENT_LUFS = -60.0
 #: Octaves of the key CQT, from C2 (65 Hz) up: C2–C6 covers bass lines and the harmony above them.
@@ -141,6 +153,12 @@ class MusicFeatures:
     vocal: float
     duration_s: float
     pulse_clarity: float = 0.0
+    #: The musicnn taggers' mean tag probabilities ``{"msd": {...}, "mtt": {...}}`` and their 200-d embeddings
+    #: ``{"msd": [...], "mtt": [...]}`` (:mod:`library.musicnn`); empty for analyses made before the taggers.
+    tags: dict[str, dict[str, float]] = field(default_factory=dict)
+    embedding: dict[str, list[float]] = field(default_factory=dict)
+    #: The descriptor-only estimates of energy, danceability, acousticness and valence (before the tags).
+    descriptors: dict[str, float] = field(default_factory=dict)
 
     def spotify(self) -> dict[str, float]:
         """The six :data:`library.types.FEATURES` as a dict."""
@@ -157,7 +175,7 @@ class MusicFeatures:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> MusicFeatures:
-        d = dict(d)
+        d = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         d["beats_s"] = tuple(float(x) for x in d.get("beats_s", ()))
         d["downbeats_s"] = tuple(float(x) for x in d.get("downbeats_s", ()))
         return cls(**d)
@@ -167,68 +185,25 @@ class MusicFeatures:
 
 
 def _iter_blocks(path: Path, *, block_s: float = _BLOCK_S) -> Iterator[tuple[np.ndarray, int]]:
-    """Decode the first audio stream block by block: ``(audio (channels ≤ 2, n) float32, sr)``.
+    """Decode the first audio stream block by block with mixer's decoder (:func:`mixer.decode.iter_audio_blocks`,
+    the same ffmpeg path as a voice or a ``--music`` file): ``(audio (channels ≤ 2, n) float32, sr)`` at the
+    file's own rate (at most :data:`_MAX_DECODE_SR`). Memory stays at one block whatever the file's length."""
+    from mixer.decode import iter_audio_blocks, probe
 
-    Memory stays at one block whatever the file's length. Raises DecodeError for unreadable input.
-    """
-    import av
-
-    try:
-        container = av.open(str(path), mode="r", metadata_errors="ignore")
-    except (av.error.FFmpegError, OSError, UnicodeDecodeError) as exc:
-        why = getattr(exc, "strerror", None) or exc
-        raise DecodeError(f"cannot read {path.name} as audio ({why}); the file is corrupt or not audio") from None
-    try:
-        if not container.streams.audio:
-            raise DecodeError(f"{path.name} has no audio stream; give an audio file")
-        stream = container.streams.audio[0]
-        native = int(stream.codec_context.sample_rate or 44100)
-        sr = min(native, _MAX_DECODE_SR)
-        channels = 1 if (stream.codec_context.channels or 1) == 1 else 2
-        # packed float32 (interleaved): one contiguous array per frame, de-interleaved below by a reshape
-        resampler = av.AudioResampler(format="flt", layout="mono" if channels == 1 else "stereo", rate=sr)
-        block_n = int(block_s * sr)
-        parts: list[np.ndarray] = []
-        have = 0
-
-        def frames() -> Iterator[np.ndarray]:
-            try:
-                for packet in container.demux(stream):
-                    for frame in packet.decode():
-                        for out in resampler.resample(frame):
-                            yield out.to_ndarray()
-                for out in resampler.resample(None):
-                    yield out.to_ndarray()
-            except av.error.FFmpegError as exc:
-                raise DecodeError(f"cannot decode {path.name} ({exc}); the file is corrupt or truncated") from None
-
-        for arr in frames():
-            arr = np.asarray(arr, dtype=np.float32).reshape(-1, channels).T
-            parts.append(arr)
-            have += arr.shape[1]
-            if have >= block_n:
-                joined = np.concatenate(parts, axis=1)
-                yield joined[:, :block_n], sr
-                rest = joined[:, block_n:]
-                parts, have = ([rest] if rest.shape[1] else []), rest.shape[1]
-        if have:
-            yield np.concatenate(parts, axis=1), sr
-    finally:
-        container.close()
+    info = probe(path)
+    if info.audio is None:
+        raise DecodeError(f"{path.name} has no audio stream; give an audio file")
+    sr = min(int(info.audio.sample_rate or 44100), _MAX_DECODE_SR)
+    channels = 1 if info.audio.channels == 1 else 2
+    for block in iter_audio_blocks(path, sr=sr, channels=channels, block_s=block_s, info=info):
+        yield block, sr
 
 
 def _probe_duration_s(path: Path) -> float:
-    import av
+    from mixer.decode import probe
 
-    try:
-        with av.open(str(path), mode="r", metadata_errors="ignore") as c:
-            if c.streams.audio and c.streams.audio[0].duration and c.streams.audio[0].time_base:
-                s = c.streams.audio[0]
-                return float(s.duration * s.time_base)  # type: ignore[operator]  # both checked above
-            return float(c.duration) / 1e6 if c.duration else 0.0
-    except (av.error.FFmpegError, OSError, UnicodeDecodeError) as exc:
-        why = getattr(exc, "strerror", None) or exc
-        raise DecodeError(f"cannot read {path.name} as audio ({why}); the file is corrupt or not audio") from None
+    info = probe(path)
+    return max(info.audio.duration_s if info.audio else 0.0, info.duration_s)
 
 
 # ----------------------------------------------------------------------------------------------- calibration
@@ -256,67 +231,33 @@ def _quantile(feature: str, p: float) -> float:
 # ----------------------------------------------------------------------------------------------- loudness
 
 
-@functools.lru_cache(maxsize=8)
-def _k_weighting(sr: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """BS.1770 K-weighting (high shelf then high pass) as (b, a) pairs, designed by pyloudnorm for ``sr``."""
-    import pyloudnorm
-
-    meter = pyloudnorm.Meter(sr)
-    b_all, a_all = np.ones(1), np.ones(1)
-    for stage in meter._filters.values():
-        b_all = np.convolve(b_all, np.asarray(stage.b, dtype=np.float64) * stage.passband_gain)
-        a_all = np.convolve(a_all, np.asarray(stage.a, dtype=np.float64))
-    return [(b_all, a_all)]  # the two biquads cascaded into one 4th-order filter: one pass over the samples
-
-
 class _LoudnessMeter:
-    """Streaming BS.1770-4 integrated loudness: K-weight each block (filter state kept), sum squares per 100 ms."""
+    """Streaming BS.1770-4 integrated loudness with mixer's meter (:mod:`mixer.loudness`: K-weighting from
+    pyloudnorm's design, 100 ms hop powers, gated): the same numbers as a mix's loudness."""
 
     def __init__(self, sr: int, channels: int) -> None:
-        from scipy.signal import lfilter_zi
-
         self.sr = sr
-        self.filters = _k_weighting(sr)
-        self.zi = [[lfilter_zi(b, a) * 0.0 for (b, a) in self.filters] for _ in range(channels)]
-        self.step = int(round(0.1 * sr))  # 100 ms: a quarter of the 400 ms gating block (75 % overlap)
-        self.tail = [np.zeros(0) for _ in range(channels)]
-        self.sums: list[np.ndarray] = []  # per 100 ms: sum over channels of sum of squares (G = 1 for L, R)
+        self.hop = max(1, int(round(0.1 * sr)))
+        self.zi: np.ndarray | None = None
+        self.tail = np.zeros((channels, 0), dtype=np.float32)
+        self.powers: list[np.ndarray] = []
 
     def feed(self, audio: np.ndarray) -> None:
-        from scipy.signal import lfilter
+        from mixer.loudness import kweighted_hop_power
 
-        total = None
-        for ch in range(audio.shape[0]):
-            x = audio[ch].astype(np.float64)
-            for i, (b, a) in enumerate(self.filters):
-                x, self.zi[ch][i] = lfilter(b, a, x, zi=self.zi[ch][i])
-            x = np.concatenate([self.tail[ch], x])
-            n = len(x) // self.step
-            self.tail[ch] = x[n * self.step:]
-            sq = (x[: n * self.step] ** 2).reshape(n, self.step).sum(axis=1)
-            total = sq if total is None else total + sq
-        if total is not None and len(total):
-            self.sums.append(total)
+        x = np.concatenate([self.tail, audio], axis=1) if self.tail.shape[1] else audio
+        n = (x.shape[1] // self.hop) * self.hop
+        self.tail = np.array(x[:, n:], dtype=np.float32)
+        if n:
+            power, self.zi = kweighted_hop_power(np.ascontiguousarray(x[:, :n]), self.sr, self.hop, self.zi)
+            self.powers.append(power)
 
     def integrated(self) -> float:
-        sums = np.concatenate(self.sums) if self.sums else np.zeros(0)
-        return _gated_loudness(sums, self.step)
+        from mixer.loudness import integrated_from_hop_power
 
-
-def _gated_loudness(sums_100ms: np.ndarray, step: int) -> float:
-    if len(sums_100ms) < 4:
-        return -70.0
-    block = np.convolve(sums_100ms, np.ones(4), mode="valid") / (4 * step)  # mean square per 400 ms block (eq. 1)
-    with np.errstate(divide="ignore"):
-        lk = -0.691 + 10 * np.log10(block)  # eq. 4
-    gated = block[lk >= -70.0]  # absolute gate
-    if not len(gated):
-        return -70.0
-    rel = -0.691 + 10 * np.log10(gated.mean()) - 10.0  # eq. 6
-    final = block[(lk > rel) & (lk > -70.0)]
-    if not len(final):
-        return -70.0
-    return float(max(-70.0, -0.691 + 10 * np.log10(final.mean())))  # eq. 7
+        p = np.concatenate(self.powers) if self.powers else np.zeros(0)
+        lufs = integrated_from_hop_power(p, self.hop / self.sr) if p.size else float("-inf")
+        return float(max(-70.0, lufs)) if np.isfinite(lufs) else -70.0
 
 
 def integrated_loudness(audio: np.ndarray, sr: int) -> float:
@@ -422,36 +363,14 @@ def _cqt_chroma(mono: np.ndarray, tuning: float | None = None) -> np.ndarray:
     return np.asarray(ch.sum(axis=1), dtype=np.float64)
 
 
-@functools.lru_cache(maxsize=1)
-def _vad_model():  # type: ignore[no-untyped-def]
-    import silero_vad
-
-    return silero_vad.load_silero_vad(onnx=True)
-
-
 def _voice_probabilities(mono_22k: np.ndarray) -> np.ndarray:
-    """silero VAD probability per 32 ms frame of a 22.05 kHz mono block."""
-    import soxr
-    import torch
+    """Speech probability per 32 ms frame of a 22.05 kHz mono block, from the same Silero ONNX model (run with
+    onnxruntime) that finds the speech in a voice (:func:`mixer.vad.speech_probabilities`); empty when no model
+    loads."""
+    from mixer.vad import speech_probabilities
 
-    y = np.asarray(soxr.resample(mono_22k, ANALYSIS_SR, 16000), dtype=np.float32)
-    model = _vad_model()
-    # cut the block into 3 s segments and run every other one (vocal presence is a share of frames: a sample
-    # of half the block estimates it), all as parallel streams of one batched model call per 32 ms step;
-    # each stream starts with fresh model state, which costs a few frames of warm-up
-    n = len(y) // 512
-    per = min(n, 94)  # 94 frames of 32 ms ≈ 3 s
-    segments = max(1, n // per)
-    take = np.arange(0, segments, 2) if segments > 1 else np.arange(1)
-    streams = len(take)
-    x = y[: segments * per * 512].reshape(segments, per * 512)[take]
-    out = np.empty((streams, per), dtype=np.float32)
-    model.reset_states()
-    with torch.no_grad():
-        for i in range(per):
-            p = model(torch.from_numpy(np.ascontiguousarray(x[:, i * 512:(i + 1) * 512])), 16000)
-            out[:, i] = np.asarray(p, dtype=np.float32).reshape(-1)
-    return out.reshape(-1)
+    res = speech_probabilities(np.ascontiguousarray(mono_22k, dtype=np.float32)[None, :], ANALYSIS_SR)
+    return np.zeros(0, dtype=np.float32) if res is None else np.asarray(res[0], dtype=np.float32)
 
 
 # ----------------------------------------------------------------------------------------------- tempo / key
@@ -598,7 +517,8 @@ def _downbeats(beats: np.ndarray, frames: dict[str, np.ndarray], beats_per_bar: 
 
 
 class _Analyser:
-    def __init__(self, sr: int, channels: int, slow_blocks: set[int] | None) -> None:
+    def __init__(self, sr: int, channels: int, slow_blocks: set[int] | None, tag_hop_s: float | None = None
+                 ) -> None:
         self.sr = sr
         self.loud = _LoudnessMeter(sr, channels)
         self.frames = _Frames()
@@ -608,6 +528,7 @@ class _Analyser:
         self.block = 0
         self.slow_blocks = slow_blocks
         self.tuning: float | None = None
+        self.tagger = _tag_stream(tag_hop_s)
 
     def feed(self, audio: np.ndarray) -> None:
         import soxr
@@ -618,6 +539,8 @@ class _Analyser:
         if self.sr != ANALYSIS_SR:
             mono = np.asarray(soxr.resample(np.ascontiguousarray(mono), self.sr, ANALYSIS_SR), dtype=np.float32)
         self.frames.feed(np.ascontiguousarray(mono, dtype=np.float32))
+        if self.tagger is not None:
+            self.tagger.feed(np.ascontiguousarray(mono, dtype=np.float32))
         if self.slow_blocks is None or self.block in self.slow_blocks:
             if self.tuning is None and len(mono) >= 5 * ANALYSIS_SR and np.any(mono):
                 self.tuning = _tuning(mono)  # once per file, from its first non-silent slow block
@@ -643,15 +566,39 @@ class _Analyser:
         key, mode, strength = estimate_key(self.chroma, profile=key_profile)
         voice = np.concatenate(self.voice) if self.voice else np.zeros(0)
         vocal = float(np.mean(voice > 0.5)) if len(voice) else 0.0
-        spot = _spotify_scale(loud, fr, tempo, clarity, beats, mode)
+        descriptors = _spotify_scale(loud, fr, tempo, clarity, beats, mode)
+        spot = dict(descriptors)
+        tags: dict[str, dict[str, float]] = {}
+        embedding: dict[str, list[float]] = {}
+        if self.tagger is not None and self.samples >= MIN_TAG_S * self.sr and loud > _SILENT_LUFS:
+            from library.tag_features import derive_features, vocal_presence
+
+            res = self.tagger.finish()
+            tags = {r.model: {k: round(float(v), 5) for k, v in r.tags.items()} for r in (res.msd, res.mtt)}
+            embedding = {r.model: [round(float(x), 5) for x in r.embedding] for r in (res.msd, res.mtt)}
+            spot.update(derive_features(tags, descriptors))
+            vocal = vocal_presence(tags, vocal)
         return MusicFeatures(
             tempo_bpm=round(tempo, 2),
             beats_s=tuple(round(float(b * _HOP / ANALYSIS_SR + offset_s), 3) for b in beats),
             downbeats_s=tuple(round(float(b * _HOP / ANALYSIS_SR + offset_s), 3) for b in downbeats),
             key=key, mode=mode, key_strength=round(strength, 4),
             loudness_lufs=round(loud, 2), vocal=round(vocal, 4), duration_s=round(duration_s, 3),
-            pulse_clarity=round(clarity, 4), **spot,
+            pulse_clarity=round(clarity, 4), tags=tags, embedding=embedding,
+            descriptors={k: round(float(v), 4) for k, v in descriptors.items()}, **spot,
         )
+
+
+def _corpus_valence(feats: dict[str, float], mode: int, tempo: float, loud: float, centroid: float) -> float:
+    """Valence: the reference corpus' linear model from the other features, stretched to the corpus' spread, plus
+    a small brightness term (a brighter timbre reads as happier)."""
+    vm = _calibration()["valence_model"]
+    x = {"danceability": feats["danceability"], "energy": feats["energy"], "mode": float(mode),
+         "acousticness": feats["acousticness"], "tempo": tempo, "loudness": loud}
+    pred = vm["intercept"] + sum(vm["coef"][k] * x[k] for k in vm["coef"])
+    v = vm["mean"] + (pred - vm["pred_mean"]) * vm["std"] / vm["pred_std"]
+    v += 0.1 * (float(np.clip((centroid - 800.0) / (3500.0 - 800.0), 0.0, 1.0)) - 0.5)
+    return float(np.clip(v, 0.0, 1.0))
 
 
 def _spotify_scale(loud: float, fr: dict[str, np.ndarray], tempo: float, clarity: float, beats: np.ndarray,
@@ -702,16 +649,31 @@ def _spotify_scale(loud: float, fr: dict[str, np.ndarray], tempo: float, clarity
     raw_ac = 0.3 * tonal + 0.2 * no_sub + 0.2 * dynamic + 0.15 * soft + 0.15 * dull
     acousticness = _quantile("acousticness", raw_ac)
 
-    # valence: the corpus' linear model from the other features, stretched to the corpus spread
-    vm = cal["valence_model"]
-    x = {"danceability": danceability, "energy": energy, "mode": float(mode), "acousticness": acousticness,
-         "tempo": tempo, "loudness": loud}
-    pred = vm["intercept"] + sum(vm["coef"][k] * x[k] for k in vm["coef"])
-    v = vm["mean"] + (pred - vm["pred_mean"]) * vm["std"] / vm["pred_std"]
-    v += 0.1 * (unit(centroid, 800.0, 3500.0) - 0.5)  # brighter timbre reads as happier
-    valence = float(np.clip(v, 0.0, 1.0))
+    valence = _corpus_valence({"danceability": danceability, "energy": energy, "acousticness": acousticness},
+                              mode, tempo, loud, centroid)
     return {"energy": round(energy, 4), "danceability": round(danceability, 4),
             "acousticness": round(acousticness, 4), "valence": round(valence, 4)}
+
+
+def _tag_stream(hop_s: float | None) -> Any:
+    """A musicnn tag stream at the analysis rate (None when the shipped weights cannot load: then the descriptor
+    estimates stand alone and the analysis says so by its empty ``tags``)."""
+    from library.musicnn import TagStream
+    from moodmix.errors import ModelLoadError
+
+    try:
+        return TagStream(ANALYSIS_SR, hop_s=hop_s)
+    except (ModelLoadError, OSError) as exc:
+        import logging
+
+        logging.getLogger(__name__).warning("music tags unavailable (%s); using the descriptors alone", exc)
+        return None
+
+
+def _tag_hop_s(duration_s: float) -> float | None:
+    from library.musicnn import PATCH_S
+
+    return None if duration_s <= _TAG_ALL_PATCHES_S else 2 * PATCH_S
 
 
 def _check(audio: np.ndarray, sr: int) -> None:
@@ -752,7 +714,7 @@ def analyse_audio(audio: np.ndarray, sr: int, *, key_profile: KeyProfile = DEFAU
     block = int(_BLOCK_S * sr)
     nblocks = max(1, math.ceil(audio.shape[1] / block))
     with _single_thread():
-        an = _Analyser(sr, audio.shape[0], _slow_blocks(nblocks))
+        an = _Analyser(sr, audio.shape[0], _slow_blocks(nblocks), _tag_hop_s(audio.shape[1] / sr))
         for i in range(nblocks):
             an.feed(audio[:, i * block:(i + 1) * block])
         return an.finish(key_profile=key_profile)
@@ -798,12 +760,13 @@ def analyse_file(path: str | Path, *, key_profile: KeyProfile = DEFAULT_KEY_PROF
     p = Path(path)
     if not p.is_file():
         raise DecodeError(f"music file not found: {p}")
-    est_blocks = max(1, math.ceil(_probe_duration_s(p) / _BLOCK_S))
+    est_s = _probe_duration_s(p)
+    est_blocks = max(1, math.ceil(est_s / _BLOCK_S))
     an: _Analyser | None = None
     with _single_thread():
         for audio, sr in _iter_blocks(p):
             if an is None:
-                an = _Analyser(sr, audio.shape[0], _slow_blocks(est_blocks))
+                an = _Analyser(sr, audio.shape[0], _slow_blocks(est_blocks), _tag_hop_s(est_s))
             if not np.all(np.isfinite(audio)):
                 audio = np.nan_to_num(audio, nan=0.0, posinf=0.0, neginf=0.0)
             an.feed(audio)

@@ -1,22 +1,36 @@
-"""Pick the music for a voice: emotion cluster × music cluster, ranked by distance to the predicted features.
+"""Pick the music for a voice the way a music supervisor would: the mood's groups, on this library's own spread,
+and among them the closest-sounding track.
 
-The rule, as the seed concluded and issue 5 makes measurable:
+The rule (the seed's, made to mean something for whatever library is at hand):
 
-1. the voice's overall emotion 8-vector → its **emotion cluster** (:mod:`models.clustering`);
-2. the emotion → the six **predicted music features** (:mod:`models.music_model`) → their **music cluster**
-   (:mod:`library.clusters`);
-3. candidates = the library's tracks in *both* clusters (rule ``intersection``), ranked by the weighted distance
-   between their standardised features and the predicted ones (each feature weighted by how well the model
-   predicts it, its held-out R²); when no track is in both, fall back in order to the music cluster
-   (``music_cluster``), the emotion cluster (``emotion_cluster``), then any track (``nearest``).
+1. **Targets on the library's own spread.** The voice's arousal sets the energy target and its valence the
+   valence target (as normal scores, :data:`_VA_Z_SCALE`); its overall emotion 8-vector goes through the emotion
+   → music model (:mod:`models.music_model`), which predicts the other four features (danceability, mode,
+   acousticness, tempo) as z-scores of the reference corpus (Spotify). Each target z is read as a percentile
+   (``Φ(z)``) and every track's features are turned into percentiles of *this library* (rank-based normal
+   scores). So the most excited voices aim at the library's most energetic
+   tracks and the saddest at its calmest, whatever the library's absolute level: a library of 28 soft clips still
+   has a calmest and a liveliest.
+2. **Groups.** The voice's emotion cluster (:mod:`models.clustering`) and its music cluster — k-means on the
+   library's own normal scores, fitted per library — define the mood's groups. Each track's emotion 8-vector and
+   cluster come from its position on the library's mood plane (valence from valence and mode, arousal from energy
+   and tempo, all as library percentiles), so built-in and added tracks are measured the same way.
+3. **Closeness wins.** Candidates are ranked by their weighted distance to the targets (energy weighted 1,
+   valence 0.5 (:data:`TARGET_WEIGHTS`), the four predicted features by how well the model predicts them, their held-out R²) plus a small penalty for each of the two groups a track is
+   outside of (:data:`GROUP_PENALTY`). Inside the intersection the closest-sounding track wins; a track outside
+   it that is much closer than every track inside wins too, and its reasons say so.
 
 Tracks with vocals (vocal presence above ``vocal_threshold``) are skipped by default, ``avoid`` skips catalog ids
 already used (a batch), ``mood`` replaces the detected emotion with a mood word's (when tracks of the library
-carry that word as a tag, they come first), and ``seed`` breaks near-ties reproducibly. Every choice says why in words a creator reads: ``"calm, major, 84 BPM: matches a calm, warm voice"``.
+carry that word as a tag, they come first), and ``seed`` breaks near-ties reproducibly. Reasons are in a creator's
+words (``"upbeat, major, 128 BPM — for an excited, positive voice"``); rule names, clusters and distances are
+kept for ``--json`` in :class:`~library.types.TrackChoice` (``rule``, ``extra``).
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -30,12 +44,16 @@ from models.types import EmotionEstimate, neutral_estimate
 from moodmix.errors import CatalogError, MoodmixError, NoTrackFoundError
 
 __all__ = [
+    "GROUP_PENALTY",
     "NEAR_TIE_Z",
     "VOCAL_THRESHOLD",
+    "LibrarySpread",
     "SelectionContext",
     "UnknownMoodError",
     "choose_tracks",
     "describe_track",
+    "describe_voice",
+    "library_spread",
     "load_context",
     "mood_words",
     "rank_tracks",
@@ -48,6 +66,21 @@ log = logging.getLogger(__name__)
 VOCAL_THRESHOLD = 0.5
 #: Distances (weighted z-units) within this of the best of a run count as a near-tie, broken by the seed.
 NEAR_TIE_Z = 0.02
+#: Added to a track's distance for being outside the mood's music group / emotion group (weighted z-units). Small
+#: against the library's spread (a track one standard deviation closer in sound outweighs both), so closeness wins.
+GROUP_PENALTY = {"music": 0.2, "emotion": 0.15}
+#: Weights of the energy and valence distances. Arousal is what voices and music both carry most reliably (the
+#: voice model tells high from low arousal far better than it tells the emotions apart, and a track's energy is
+#: measured more surely than its valence), so energy leads and valence counts half.
+TARGET_WEIGHTS = {"energy": 1.0, "valence": 0.5}
+#: Target z-scores are clipped to this before they are read as percentiles (Φ(2.2) ≈ 0.986).
+_Z_CLIP = 2.2
+#: The voice's arousal (valence) in [-1, 1] divided by this is its energy (valence) target as a normal score: a
+#: voice as excited as joy (arousal 0.45) aims at the library's 90th percentile of energy, an angry one (0.75) at
+#: its 98th, a sad one (-0.45) at its 10th; a neutral voice (0) at the median.
+_VA_Z_SCALE = 0.35
+#: Library positions on the mood plane are percentiles scaled into ±this, the range voices occupy.
+_PLANE_SPAN = 0.8
 
 RULES = ("intersection", "music_cluster", "emotion_cluster", "nearest")
 
@@ -58,7 +91,11 @@ class UnknownMoodError(MoodmixError, ValueError):
 
 @dataclass(frozen=True)
 class SelectionContext:
-    """What selection needs besides the tracks: the two models and the music clusters' assignment."""
+    """What selection needs besides the tracks: the emotion → music model and the emotion clusters.
+
+    ``assign_music_cluster`` (the reference corpus' clusters, :mod:`library.clusters`) is kept for callers that
+    want a track's cluster on Spotify's scale; selection itself clusters each library on its own spread.
+    """
 
     music_model: Any  # models.music_model.MusicModel
     emotion_clusters: Any  # models.clustering.EmotionClusters
@@ -81,6 +118,137 @@ def load_context() -> SelectionContext:
 
 
 # ---------------------------------------------------------------------------------------------------------
+# the library's own spread
+
+
+def _normal_scores(x: np.ndarray) -> np.ndarray:
+    """Rank-based normal scores of each column of ``x`` (n, d): ties share their mean rank; one track → 0."""
+    from scipy.stats import norm, rankdata
+
+    n = x.shape[0]
+    if n < 2:
+        return np.zeros_like(x, dtype=np.float64)
+    ranks = np.column_stack([rankdata(x[:, j]) for j in range(x.shape[1])])
+    return np.asarray(norm.ppf((ranks - 0.5) / n), dtype=np.float64)
+
+
+def _plane(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Library-relative (valence, arousal) in ±:data:`_PLANE_SPAN` from the normal scores (n, 6)."""
+    from scipy.stats import rankdata
+
+    i = {k: FEATURES.index(k) for k in FEATURES}
+    v_raw = 0.8 * scores[:, i["valence"]] + 0.2 * scores[:, i["mode"]]
+    a_raw = 0.75 * scores[:, i["energy"]] + 0.25 * scores[:, i["tempo"]]
+    n = len(scores)
+    if n < 2:
+        return np.zeros(n), np.zeros(n)
+
+    def span(r: np.ndarray) -> np.ndarray:
+        return _PLANE_SPAN * (2.0 * (rankdata(r) - 0.5) / n - 1.0)
+
+    return span(v_raw), span(a_raw)
+
+
+@dataclass(frozen=True)
+class LibrarySpread:
+    """A library measured on its own spread: per track (in ``ids`` order) its normal scores (n, 6), its place on
+    the mood plane, emotion 8-vector and emotion cluster, and its music cluster (k-means on the weighted scores)."""
+
+    ids: tuple[str, ...]
+    scores: np.ndarray
+    valence: np.ndarray
+    arousal: np.ndarray
+    emotion_vectors: np.ndarray
+    emotion_clusters: np.ndarray
+    music_clusters: np.ndarray
+    music_centres: np.ndarray  # (k, 6) in weighted-score units
+    sorted_features: np.ndarray  # (n, 6): each feature's values sorted, for percentiles → feature values
+
+    @property
+    def k(self) -> int:
+        return int(self.music_centres.shape[0])
+
+    def music_cluster_of(self, scores: np.ndarray, weights: np.ndarray) -> int:
+        """Nearest music centre of one score vector (6,)."""
+        z = np.asarray(scores, float) * np.sqrt(weights)
+        return int(np.argmin(((self.music_centres - z) ** 2).sum(axis=1)))
+
+    def value_at(self, feature: str, score: float) -> float:
+        """The feature value at the library percentile of a normal score (for plain-word targets)."""
+        from scipy.stats import norm
+
+        col = self.sorted_features[:, FEATURES.index(feature)]
+        return float(np.quantile(col, float(norm.cdf(score))))
+
+
+def _fingerprint(tracks: Sequence[Track]) -> str:
+    h = hashlib.sha1()
+    for t in tracks:
+        h.update(t.id.encode())
+        h.update(np.asarray([float(t.features[k]) for k in FEATURES]).tobytes())
+    return h.hexdigest()
+
+
+def library_spread(tracks: Sequence[Track], *, context: SelectionContext | None = None) -> LibrarySpread:
+    """Measure ``tracks`` (all usable: the six features present) on their own spread. Cached per set of tracks."""
+    ctx = context or load_context()
+    return _library_spread(tuple(tracks), _fingerprint(tracks), ctx)
+
+
+@functools.lru_cache(maxsize=16)
+def _spread_cached(fingerprint: str, feats_bytes: bytes, n: int, weights: tuple[float, ...],
+                   centres_bytes: bytes) -> tuple[np.ndarray, ...]:
+    from models.mapping import labels_from_va
+    from models.types import LABELS
+
+    feats = np.frombuffer(feats_bytes, dtype=np.float64).reshape(n, len(FEATURES))
+    centres_e = np.frombuffer(centres_bytes, dtype=np.float64).reshape(-1, len(LABELS) + 2)
+    scores = _normal_scores(feats)
+    v, a = _plane(scores)
+    vecs = np.empty((n, len(LABELS) + 2))
+    for j in range(n):
+        lab = labels_from_va(float(v[j]), float(a[j]))
+        vecs[j, : len(LABELS)] = [lab[k] for k in LABELS]
+        vecs[j, -2:] = (v[j], a[j])
+    e_cl = ((vecs[:, None, :] - centres_e[None, :, :]) ** 2).sum(axis=2).argmin(axis=1)
+    w = np.asarray(weights)
+    zw = scores * np.sqrt(w)
+    k = min(_n_music_clusters(n), len(np.unique(zw.round(9), axis=0)))
+    if k <= 1:
+        labels = np.zeros(n, dtype=int)
+        centres = zw.mean(axis=0, keepdims=True)
+    else:
+        from sklearn.cluster import KMeans
+
+        km = KMeans(n_clusters=k, n_init=10, random_state=0).fit(zw)
+        # ids read calm → lively: order the centres by their energy score
+        order = np.argsort(km.cluster_centers_[:, FEATURES.index("energy")])
+        remap = np.empty(k, dtype=int)
+        remap[order] = np.arange(k)
+        labels = remap[km.labels_]
+        centres = km.cluster_centers_[order]
+    return scores, v, a, vecs, e_cl, labels, centres, np.sort(feats, axis=0)
+
+
+def _n_music_clusters(n: int) -> int:
+    """k for a library of n tracks: about one cluster per 6 tracks, between 2 and 6 (1 below 4 tracks)."""
+    if n < 4:
+        return 1
+    return int(np.clip(round(n / 6), 2, 6))
+
+
+def _library_spread(tracks: tuple[Track, ...], fingerprint: str, ctx: SelectionContext) -> LibrarySpread:
+    feats = np.asarray([[float(t.features[k]) for k in FEATURES] for t in tracks], dtype=np.float64)
+    w = tuple(float(x) for x in _weights(ctx))
+    centres_e = np.ascontiguousarray(np.asarray(ctx.emotion_clusters.centres, dtype=np.float64))
+    scores, v, a, vecs, e_cl, m_cl, centres, sorted_f = _spread_cached(
+        fingerprint, feats.tobytes(), len(tracks), w, centres_e.tobytes())
+    return LibrarySpread(ids=tuple(t.id for t in tracks), scores=scores, valence=v, arousal=a,
+                         emotion_vectors=vecs, emotion_clusters=e_cl, music_clusters=m_cl, music_centres=centres,
+                         sorted_features=sorted_f)
+
+
+# ---------------------------------------------------------------------------------------------------------
 # words
 
 
@@ -93,17 +261,33 @@ def mood_words(features: dict[str, float] | Any) -> str:
     return min(folders, key=lambda m: (MOOD_VA[m][0] - v) ** 2 + (MOOD_VA[m][1] - a) ** 2)
 
 
-def describe_track(track: Track) -> str:
-    """``"calm, major, 84 BPM"``: the track's mood (its mood tag if it has one), mode and tempo."""
+def _energy_word(arousal: float) -> str:
+    """A library-relative energy word from a place on the mood plane (±0.8)."""
+    if arousal <= -0.45:
+        return "calm"
+    if arousal <= -0.15:
+        return "gentle"
+    if arousal <= 0.15:
+        return "steady"
+    if arousal <= 0.45:
+        return "upbeat"
+    return "driving"
+
+
+def describe_track(track: Track, *, arousal: float | None = None) -> str:
+    """``"calm, major, 84 BPM"``: the track's mood (its mood tag if it has one, else its energy in the library
+    when ``arousal`` — its library-relative place — is given, else a mood word from its features), mode and tempo."""
     from models.track_emotion import MOOD_VA
 
-    mood = next((t for t in track.tags if t in MOOD_VA), None) or mood_words(track.features)
+    mood = next((t for t in track.tags if t in MOOD_VA), None)
+    if mood is None:
+        mood = _energy_word(arousal) if arousal is not None else mood_words(track.features)
     parts = [mood]
     mode = track.features.get("mode")
     if mode is not None:
         parts.append("major" if float(mode) >= 0.5 else "minor")
     tempo = track.features.get("tempo")
-    if tempo is not None:
+    if tempo is not None and float(tempo) > 0:
         parts.append(f"{float(tempo):.0f} BPM")
     ac = track.features.get("acousticness")
     if ac is not None and float(ac) >= 0.6:
@@ -111,10 +295,26 @@ def describe_track(track: Track) -> str:
     return ", ".join(parts)
 
 
-def _voice_words(emotion: EmotionEstimate) -> str:
-    from models.clustering import describe_va
+def describe_voice(emotion: EmotionEstimate) -> str:
+    """Two plain words for a heard mood: ``"excited, positive"``, ``"subdued, negative"``."""
+    a, v = emotion.arousal, emotion.valence
+    vw = "positive" if v >= 0.25 else "neutral" if v > -0.2 else "negative"
+    if a <= -0.3:
+        aw = "subdued" if vw == "negative" else "calm"
+    else:
+        aw = "relaxed" if a <= 0.0 else "lively" if a <= 0.4 else "excited"
+    return f"{aw}, {vw}"
 
-    return describe_va(emotion.valence, emotion.arousal)
+
+def _for_whom(emotion: EmotionEstimate, source: str) -> str:
+    words = describe_voice(emotion)
+    if source == "voice":
+        return f"for {'an' if words[0] in 'aeiou' else 'a'} {words} voice"
+    if source == "text":
+        return f"for {words} words"
+    if source.startswith("mood"):
+        return f"for the {source} you asked for"
+    return f"for a {words} mood ({source})"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -141,10 +341,10 @@ def target_emotion(emotion: EmotionEstimate | None, mood: str | None, tracks: Se
         if est is None:
             tagged = [t for t in _tagged(tracks, mood) if t.features]
             if tagged:
-                vecs = np.asarray([_track_vector(t) for t in tagged])
-                m = vecs.mean(axis=0)
+                from models.track_emotion import emotion_vector_from_features
                 from models.types import LABELS
 
+                m = np.asarray([emotion_vector_from_features(t.features) for t in tagged]).mean(axis=0)
                 est = EmotionEstimate({k: float(m[i]) for i, k in enumerate(LABELS)}, float(m[-2]), float(m[-1]), 1.0)
             else:
                 known = sorted(set(MOOD_VA) | {"sadness", "joy", "love", "anger", "fear", "surprise"})
@@ -161,13 +361,6 @@ def _tagged(tracks: Sequence[Track], mood: str) -> list[Track]:
     return [t for t in tracks if key in (x.lower() for x in t.tags)]
 
 
-def _track_vector(track: Track) -> tuple[float, ...]:
-    """A track's emotion 8-vector, always from its features (cheap; a stored vector may predate a model change)."""
-    from models.track_emotion import emotion_vector_from_features
-
-    return emotion_vector_from_features(track.features)
-
-
 # ---------------------------------------------------------------------------------------------------------
 # ranking
 
@@ -176,22 +369,42 @@ def _usable(track: Track) -> bool:
     return all(track.features.get(k) is not None and np.isfinite(float(track.features[k])) for k in FEATURES)
 
 
-def _order(tiers: Sequence[int], dist: np.ndarray, seed: int | None) -> list[int]:
-    """Indices sorted by (tier, distance); with a seed, runs of near-ties (each within :data:`NEAR_TIE_Z` of the
-    run's best) are shuffled reproducibly. Without a seed, ties keep catalog order."""
-    order = sorted(range(len(dist)), key=lambda i: (tiers[i], dist[i], i))
+def _order(dist: np.ndarray, seed: int | None) -> list[int]:
+    """Indices sorted by distance; with a seed, runs of near-ties (each within :data:`NEAR_TIE_Z` of the run's
+    best) are shuffled reproducibly. Without a seed, ties keep catalog order."""
+    order = sorted(range(len(dist)), key=lambda i: (dist[i], i))
     if seed is None:
         return order
     rng = np.random.default_rng(seed)
     out: list[int] = []
     run: list[int] = []
     for i in order:
-        if run and (tiers[i] != tiers[run[0]] or dist[i] - dist[run[0]] > NEAR_TIE_Z):
+        if run and dist[i] - dist[run[0]] > NEAR_TIE_Z:
             out += [run[j] for j in rng.permutation(len(run))]
             run = []
         run.append(i)
     out += [run[j] for j in rng.permutation(len(run))]
     return out
+
+
+def _weights(ctx: SelectionContext) -> np.ndarray:
+    """Per-feature weights of the distance: :data:`TARGET_WEIGHTS` for energy and valence (their targets come
+    straight from the voice's arousal and valence), the emotion → music model's held-out R² for the four it
+    predicts."""
+    w = np.asarray(ctx.music_model.weights, dtype=np.float64).copy()
+    for k, v in TARGET_WEIGHTS.items():
+        w[FEATURES.index(k)] = v
+    return w
+
+
+def _target_scores(emotion: EmotionEstimate, ctx: SelectionContext) -> np.ndarray:
+    """The targets as normal scores (6,): energy from the emotion's arousal and valence from its valence (each
+    divided by :data:`_VA_Z_SCALE`), the other four from the emotion → music model's prediction (the reference
+    corpus' z-scores); all clipped to ±:data:`_Z_CLIP`."""
+    z = np.asarray(ctx.music_model.predict_standardised([emotion])[0], dtype=np.float64)
+    z[FEATURES.index("energy")] = emotion.arousal / _VA_Z_SCALE
+    z[FEATURES.index("valence")] = emotion.valence / _VA_Z_SCALE
+    return np.clip(z, -_Z_CLIP, _Z_CLIP)
 
 
 def rank_tracks(
@@ -201,8 +414,9 @@ def rank_tracks(
     context: SelectionContext | None = None,
     seed: int | None = None,
     source: str = "voice",
+    spread_over: Sequence[Track] | None = None,
 ) -> list[TrackChoice]:
-    """Every usable track as a :class:`TrackChoice`, best first (tiers by rule, then distance, seeded near-ties).
+    """Every usable track as a :class:`TrackChoice`, best first (distance plus group penalties, seeded near-ties).
 
     Parameters
     ----------
@@ -212,75 +426,58 @@ def rank_tracks(
     context : models and clusters; default :func:`load_context`.
     seed : breaks near-ties (distances within :data:`NEAR_TIE_Z`) reproducibly; None keeps catalog order.
     source : where the target came from, for the reasons.
+    spread_over : the tracks whose spread defines percentiles and clusters (default: ``tracks``); pass the whole
+        library when ``tracks`` is a subset (tracks already used, a tag), so positions do not shift.
     """
     ctx = context or load_context()
     usable = [t for t in tracks if _usable(t)]
     if not usable:
         return []
-    model = ctx.music_model
-    pred = model.predict([emotion])[0]
-    pred_feats = {k: float(v) for k, v in zip(FEATURES, pred)}
-    pred_z = model.standardise(pred[None, :])[0]
+    base = [t for t in (spread_over if spread_over is not None else usable) if _usable(t)]
+    ids = {t.id for t in base}
+    base += [t for t in usable if t.id not in ids]
+    spread = library_spread(base, context=ctx)
+    index = {tid: i for i, tid in enumerate(spread.ids)}
+    rows = np.asarray([index[t.id] for t in usable])
+
+    w = _weights(ctx)
+    target = _target_scores(emotion, ctx)
     e_cluster = int(ctx.emotion_clusters.assign_one(emotion))
-    m_cluster = int(ctx.assign_music_cluster(pred_feats))
+    m_cluster = spread.music_cluster_of(target, w)
 
-    feats = np.asarray([[float(t.features[k]) for k in FEATURES] for t in usable])
-    z = model.standardise(feats)
-    w = np.asarray(model.weights, dtype=np.float64)
-    dist = np.sqrt(((z - pred_z) ** 2 * w).sum(axis=1) / w.sum())
-    # Clusters are recomputed from the vectors rather than read from the catalog: a stored id is stale once the
-    # clusters are refitted, and assigning is cheap.
-    t_e = [int(c) for c in ctx.emotion_clusters.assign(np.asarray([_track_vector(t) for t in usable]))]
-    t_m = [int(ctx.assign_music_cluster(dict(t.features))) for t in usable]
+    z = spread.scores[rows]
+    dist = np.sqrt(((z - target) ** 2 * w).sum(axis=1) / w.sum())
+    in_m = spread.music_clusters[rows] == m_cluster
+    in_e = spread.emotion_clusters[rows] == e_cluster
+    score = dist + GROUP_PENALTY["music"] * ~in_m + GROUP_PENALTY["emotion"] * ~in_e
+    order = _order(score, seed)
 
-    tiers = []
-    for te, tm in zip(t_e, t_m):
-        if te == e_cluster and tm == m_cluster:
-            tiers.append(0)
-        elif tm == m_cluster:
-            tiers.append(1)
-        elif te == e_cluster:
-            tiers.append(2)
-        else:
-            tiers.append(3)
-    order = _order(tiers, dist, seed)
-
-    voice_words = _voice_words(emotion)
-    e_words = ctx.emotion_clusters.describe(e_cluster)
-    best_tier = tiers[order[0]] if len(order) else 0
+    any_inside = bool(np.any(in_m & in_e))
+    best_inside = float(dist[in_m & in_e].min()) if any_inside else float("inf")
+    for_whom = _for_whom(emotion, source)
+    target_words = {k: spread.value_at(k, float(target[FEATURES.index(k)])) for k in ("energy", "valence", "tempo")}
     out = []
-    for i in order:
+    for rank, i in enumerate(order):
         t = usable[i]
-        rule = RULES[tiers[i]]
-        if source in ("voice", "text"):
-            article = "an" if voice_words[0] in "aeiou" else "a"
-            reasons = [f"{describe_track(t)}: matches {article} {voice_words} {source}"]
-        else:
-            reasons = [f"{describe_track(t)}: matches the {source} ({voice_words})"]
-        if rule == "intersection":
-            whose = f"the {source}'s" if source in ("voice", "text") else "the target's"
-            reasons.append(f"in {whose} emotion group ({e_words}) and in the music group that mood calls for")
-        elif tiers[i] > best_tier:  # a runner-up below better-matching tracks: say what it shares, not "no track"
-            reasons.append({
-                "music_cluster": "in the music group the mood calls for, outside its emotion group",
-                "emotion_cluster": f"shares the emotion group ({e_words}), outside the predicted music group",
-            }.get(rule, "in neither group; close in sound"))
-        elif rule == "music_cluster":
-            reasons.append("no track shares both groups; this one is in the music group the mood calls for")
-        elif rule == "emotion_cluster":
-            reasons.append(f"no track is in the predicted music group; this one shares the emotion group ({e_words})")
-        else:
-            reasons.append("no track is in either group; this is the closest in sound")
-        reasons.append(
-            f"its sound vs what this mood calls for: energy {t.features['energy']:.2f} vs "
-            f"{pred_feats['energy']:.2f}, valence {t.features['valence']:.2f} vs {pred_feats['valence']:.2f}, "
-            f"{float(t.features['tempo']):.0f} vs {pred_feats['tempo']:.0f} BPM")
+        r = rows[i]
+        rule = RULES[0 if in_m[i] and in_e[i] else 1 if in_m[i] else 2 if in_e[i] else 3]
+        reasons = [f"{describe_track(t, arousal=float(spread.arousal[r]))} — {for_whom}"]
+        if rule != "intersection":
+            if any_inside and dist[i] < best_inside:
+                reasons.append("closer in sound than any track in the mood's groups")
+            elif not any_inside and rank == 0:
+                reasons.append("the closest in sound: no track of this library is in both of the mood's groups")
         out.append(TrackChoice(
             track=t, rule=rule, reasons=tuple(reasons), emotion_cluster=e_cluster, music_cluster=m_cluster,
             distance=float(dist[i]),
-            extra={"predicted_features": {k: round(v, 4) for k, v in pred_feats.items()},
-                   "track_emotion_cluster": int(t_e[i]), "track_music_cluster": int(t_m[i]),
-                   "target": source}))
+            extra={"target_scores": {k: round(float(target[j]), 3) for j, k in enumerate(FEATURES)},
+                   "target_features": {k: round(v, 3) for k, v in target_words.items()},
+                   "track_scores": {k: round(float(spread.scores[r, j]), 3) for j, k in enumerate(FEATURES)},
+                   "track_valence": round(float(spread.valence[r]), 3),
+                   "track_arousal": round(float(spread.arousal[r]), 3),
+                   "track_emotion_cluster": int(spread.emotion_clusters[r]),
+                   "track_music_cluster": int(spread.music_clusters[r]),
+                   "score": round(float(score[i]), 4), "target": source, "library_size": len(spread.ids)}))
     return out
 
 
@@ -328,19 +525,27 @@ def _folder_catalog(folder: Path) -> Any:
 
 
 def _with_emotion(catalog: Any, tracks: list[Track], ctx: SelectionContext) -> list[Track]:
-    """Fill in each track's emotion vector and emotion cluster (from its features) and store them in the catalog."""
+    """Fill in each track's emotion vector and emotion cluster (its place on this library's mood plane) and store
+    them in the catalog, so ``library list`` and the plot show what selection saw."""
+    usable = [t for t in tracks if _usable(t)]
+    if not usable:
+        return tracks
+    spread = library_spread(usable, context=ctx)
+    index = {tid: i for i, tid in enumerate(spread.ids)}
     out = []
     for t in tracks:
-        if not _usable(t):
+        if t.id not in index:
             out.append(t)
             continue
-        vec = _track_vector(t)
-        cl = int(ctx.emotion_clusters.assign_one(vec))
+        i = index[t.id]
+        vec = tuple(round(float(x), 6) for x in spread.emotion_vectors[i])
+        cl = int(spread.emotion_clusters[i])
+        mcl = int(spread.music_clusters[i])
         stale = t.emotion is None or len(t.emotion) != len(vec) or not np.allclose(t.emotion, vec, atol=1e-4)
-        if stale or t.emotion_cluster != cl:
-            t = replace(t, emotion=tuple(vec), emotion_cluster=cl)
+        if stale or t.emotion_cluster != cl or t.music_cluster != mcl:
+            t = replace(t, emotion=vec, emotion_cluster=cl, music_cluster=mcl)
             try:
-                catalog.update(t.id, emotion=tuple(vec), emotion_cluster=cl)
+                catalog.update(t.id, emotion=vec, emotion_cluster=cl, music_cluster=mcl)
             except (MoodmixError, OSError) as exc:  # a read-only catalog still selects; recomputed next time
                 log.debug("could not store the emotion of track %s: %s", t.id, exc)
         out.append(t)
@@ -360,7 +565,7 @@ def choose_tracks(
     context: SelectionContext | None = None,
     source: str = "voice",
 ) -> list[TrackChoice]:
-    """The ``n`` best tracks for an emotion, best first.
+    """The ``n`` best tracks for an emotion, best first (the pick, then the alternatives).
 
     Parameters
     ----------
@@ -389,27 +594,28 @@ def choose_tracks(
                                 "`moodmix library add PATH`")
     ctx = context or load_context()
     target, source = target_emotion(emotion, mood, all_tracks, source=source)
+    pool = [t for t in all_tracks if not exclude_vocals or t.vocal is None or float(t.vocal) <= vocal_threshold]
     avoid_set = {str(a) for a in avoid}
-    tracks = [t for t in all_tracks if t.id not in avoid_set and t.path not in avoid_set]
-    n_avoided = len(all_tracks) - len(tracks)
-    if exclude_vocals:
-        tracks = [t for t in tracks if t.vocal is None or float(t.vocal) <= vocal_threshold]
+    tracks = [t for t in pool if t.id not in avoid_set and t.path not in avoid_set]
     if not tracks:
+        n_avoided = sum(1 for t in all_tracks if t.id in avoid_set or t.path in avoid_set)
         raise NoTrackFoundError(
             f"all {len(all_tracks)} tracks of the library were excluded ({n_avoided} already used"
             f"{', the rest have vocals' if exclude_vocals else ''}); add tracks, or allow vocals")
-    tracks = _with_emotion(catalog, tracks, ctx)
+    pool = _with_emotion(catalog, pool, ctx)
+    by_id = {t.id: t for t in pool}
+    tracks = [by_id.get(t.id, t) for t in tracks]
     tagged = _tagged(tracks, mood) if mood else []
     if tagged:
         # A mood that is also a tag of the library: the tracks carrying it come first (a creator asking for
         # "calm" expects the calm folder), ranked among themselves the usual way; the rest follow.
         ids = {t.id for t in tagged}
         ranked = [replace(c, reasons=c.reasons + (f"tagged '{mood}' in the library, as --mood asked",))
-                  for c in rank_tracks(target, tagged, context=ctx, seed=seed, source=source)]
+                  for c in rank_tracks(target, tagged, context=ctx, seed=seed, source=source, spread_over=pool)]
         ranked += rank_tracks(target, [t for t in tracks if t.id not in ids], context=ctx, seed=seed,
-                              source=source)
+                              source=source, spread_over=pool)
     else:
-        ranked = rank_tracks(target, tracks, context=ctx, seed=seed, source=source)
+        ranked = rank_tracks(target, tracks, context=ctx, seed=seed, source=source, spread_over=pool)
     if not ranked:
         raise NoTrackFoundError(f"none of the {len(tracks)} library tracks has been analysed (no music features); "
                                 "re-add them with `moodmix library add PATH`")

@@ -35,6 +35,7 @@ __all__ = [
     "VideoStreamInfo",
     "decode_audio",
     "decode_voice",
+    "iter_audio_blocks",
     "probe",
     "spool_voice",
     "to_analysis",
@@ -678,3 +679,48 @@ def spool_voice(
     finally:
         if not ok:
             spool.close()
+
+
+def iter_audio_blocks(
+    path: str | Path,
+    *,
+    sr: int,
+    channels: int,
+    block_s: float = 30.0,
+    info: MediaInfo | None = None,
+    check_truncation: bool = True,
+) -> Iterator[np.ndarray]:
+    """Decode the first audio stream block by block: float32 ``(channels, n)`` arrays of ``block_s`` seconds (the
+    last one shorter), through the same ffmpeg command as :func:`decode_audio`, so memory stays at one block
+    whatever the file's length (music analysis).
+
+    Raises
+    ------
+    DecodeError
+        As :func:`decode_audio`; a truncated or corrupt file raises after its last good block.
+    """
+    if sr <= 0 or channels not in (1, 2) or block_s <= 0:
+        raise ValueError(f"iter_audio_blocks needs sr > 0, 1 or 2 channels and block_s > 0, got {sr}, {channels}, "
+                         f"{block_s}")
+    info = info or probe(path)
+    a = _require_audio(info)
+    block_n = max(1, int(round(block_s * sr)))
+    buf = np.empty((channels, block_n), dtype=np.float32)
+    have = 0
+    decoded = 0
+    with _PcmReader(_pcm_command(info, a, sr, channels), channels) as pcm:
+        for block in pcm.blocks():
+            k = block.shape[0]
+            decoded += k
+            i = 0
+            while i < k:
+                take = min(k - i, block_n - have)
+                buf[:, have:have + take] = block[i:i + take].T
+                have += take
+                i += take
+                if have == block_n:
+                    yield buf.copy()
+                    have = 0
+    _check_result(info, a, pcm.returncode or 0, pcm.stderr, decoded, sr, check_truncation)
+    if have:
+        yield buf[:, :have].copy()

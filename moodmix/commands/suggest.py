@@ -79,7 +79,8 @@ def _print_human(result: dict[str, Any]) -> None:
     typer.echo(f"{result['input']}")
     typer.echo(f"  emotion: {top}; valence {e['valence']:+.2f}, arousal {e['arousal']:+.2f}")
     for i, s in enumerate(result["suggestions"], 1):
-        typer.echo(f"  {i}. {s['title']}  [{s['rule']}]  {s['path']}")
+        label = "pick" if i == 1 else "or"
+        typer.echo(f"  {i}. {s['title']}  (id {s['track']}, {label})")
         for r in s["reasons"]:
             typer.echo(f"       {r}")
         if s.get("credit"):
