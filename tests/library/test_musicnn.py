@@ -52,7 +52,7 @@ def test_converted_models_match_the_original_tensorflow_outputs(ref: dict[str, n
 
 
 def test_reference_tags_are_meaningful(ref: dict[str, np.ndarray]) -> None:
-    """Guards the reference itself: a float16 overflow (musicnn's extractor) would give near-constant tags."""
+    """Guards the reference itself: a float16 overflow (musicnn's extractor under NumPy 2) would give garbage."""
     mtt = M.tag_names("mtt")
     drums = ref["drums/mtt/probs"].mean(axis=0)
     chords = ref["chords/mtt/probs"].mean(axis=0)
