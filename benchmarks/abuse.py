@@ -481,7 +481,7 @@ def make_cases(stack: Stack, media: dict[str, Path], args: argparse.Namespace) -
                 pass
             s.close()
         return (f"{refused}/{n} answered 429/408; /health max {max(health_ms):.0f} ms; "
-                f"an upload from elsewhere {r.status_code}")
+                f"one more from the same address {r.status_code}")
 
     def idle_flood() -> str:
         """A second API process under ``ulimit -n 256``; 300 connections that never send a request."""
