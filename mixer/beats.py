@@ -23,7 +23,7 @@ import numpy as np
 
 from mixer._validate import check_audio
 
-__all__ = ["BeatGrid", "onset_strength", "track_beats"]
+__all__ = ["BeatGrid", "OnsetEnvelope", "onset_strength", "track_beats"]
 
 _ANALYSIS_SR = 22050
 _HOP = 512
@@ -117,12 +117,19 @@ def onset_strength(power: np.ndarray, *, sr: int = _ANALYSIS_SR, n_mels: int = 1
         Mean over mel bands of the half-wave rectified first difference of the log-mel power, delayed by the
         frame centre offset as librosa does.
     """
-    mel = _mel_filters(sr, _N_FFT, n_mels, float(fmax or sr / 2.0)) @ power
+    return _flux(_mel_filters(sr, _N_FFT, n_mels, float(fmax or sr / 2.0)) @ power, power.shape[1])
+
+
+def _flux(mel: np.ndarray, n_frames: int) -> np.ndarray:
+    """Onset strength from mel power (bands, frames): dB with an 80 dB floor below the peak, rectified
+    difference, mean over bands, delayed by the frame centre offset (librosa's)."""
+    if mel.shape[1] == 0:
+        return np.zeros(0)
     db = 10.0 * np.log10(np.maximum(mel, 1e-10))
     db = np.maximum(db, db.max() - 80.0)
     flux = np.maximum(0.0, db[:, 1:] - db[:, :-1]).mean(axis=0)
     pad = 1 + _N_FFT // (2 * _HOP)
-    return np.concatenate([np.zeros(pad), flux])[: power.shape[1]]
+    return np.concatenate([np.zeros(pad), flux])[:n_frames]
 
 
 def _estimate_tempo(onset: np.ndarray, *, start_bpm: float = 120.0, std_bpm: float = 1.0, ac_size_s: float = 8.0,
@@ -231,14 +238,43 @@ def track_beats(music: np.ndarray, sr: int, *, beats_per_bar: int = 4) -> BeatGr
         return BeatGrid(0.0, (), ())
     # Full-band onsets plus low-band (< 200 Hz: kick, bass) onsets, each scaled to unit spread: steady pads and
     # chords can swamp the full-band envelope with spurious periodicity, the low band keeps the pulse.
-    power = _power_spectrogram(mono)
-    full = onset_strength(power)
-    low = onset_strength(power, fmax=200.0, n_mels=32)
-    del power
+    env = OnsetEnvelope()
+    env.feed(_power_spectrogram(mono))
+    return env.grid(beats_per_bar=beats_per_bar)
+
+
+class OnsetEnvelope:
+    """The beat grid's input, built block by block: feed power spectrograms of consecutive centred frames (22.05
+    kHz, 2048-point STFT, hop 512, periodic Hann; ``(1025, frames)``), then :meth:`grid`. Only two mel
+    spectrograms (128 full-band, 32 below 200 Hz) are kept, about 1.6 MB per minute of music, so music analysis
+    (:mod:`library.features`) gets exactly the grid :func:`track_beats` gives for the same samples.
+    """
+
+    def __init__(self) -> None:
+        self._full: list[np.ndarray] = []
+        self._low: list[np.ndarray] = []
+
+    def feed(self, power: np.ndarray) -> None:
+        """Add the power spectrogram (1 + n_fft // 2, frames) of the next frames."""
+        self._full.append((_mel_filters(_ANALYSIS_SR, _N_FFT, 128, _ANALYSIS_SR / 2.0) @ power).astype(np.float32))
+        self._low.append((_mel_filters(_ANALYSIS_SR, _N_FFT, 32, 200.0) @ power).astype(np.float32))
+
+    def grid(self, *, beats_per_bar: int = 4, bpm: float | None = None) -> BeatGrid:
+        """Tempo, beats and downbeats of everything fed (empty for silence or no pulse); ``bpm`` tracks the beats
+        at a tempo estimated elsewhere (music analysis has a more accurate one) instead of the tempogram's."""
+        n = sum(m.shape[1] for m in self._full)
+        if n < 8:
+            return BeatGrid(0.0, (), ())
+        full = _flux(np.concatenate(self._full, axis=1), n)
+        low = _flux(np.concatenate(self._low, axis=1), n)
+        return _grid_from_onsets(full, low, beats_per_bar, bpm)
+
+
+def _grid_from_onsets(full: np.ndarray, low: np.ndarray, beats_per_bar: int, bpm: float | None = None) -> BeatGrid:
     onset = full / (full.std() + 1e-9) + low / (low.std() + 1e-9)
     if not np.any(onset):
         return BeatGrid(0.0, (), ())
-    tempo = _estimate_tempo(onset)
+    tempo = float(bpm) if bpm and bpm > 0 else _estimate_tempo(onset)
     if tempo <= 0:
         return BeatGrid(0.0, (), ())
     frames = _beat_dp(onset, tempo)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -39,6 +40,21 @@ def _progress_bar(skip: set[str]):  # type: ignore[no-untyped-def]
         bar.update(task, description=stage, completed=min(1.0, sum(done.values()) / total))
 
     return bar, progress
+
+
+def _heard(rep: dict[str, Any], mood: str | None) -> str:
+    """The mood in plain words for the summary: ``joy (voice + words)``, ``mood 'calm'``, ``your music``."""
+    if rep["music"].get("rule") == "forced":
+        return "your music"
+    if mood:
+        return f"mood '{mood}'"
+    emo = rep.get("emotion")
+    if not emo or not emo.get("labels"):
+        return "no mood heard (neutral)"
+    top = max(emo["labels"], key=emo["labels"].get)
+    src = emo.get("sources") or {}
+    heard = [name for key, name in (("voice", "voice"), ("text", "words")) if src.get(key)]
+    return f"{top} ({' + '.join(heard)})" if heard else top
 
 
 def mix(
@@ -130,11 +146,11 @@ def mix(
               if sp["found"] else "no speech found")
     music = rep["music"]
     others = len({seg["track"] for seg in music.get("segments") or ()} - {music["track"]})
-    credit = (f"music {music.get('credit') or repr(music['title'])}"  # e.g. music 'Title' by Artist, CC-BY-3.0
+    credit = (f"{music.get('credit') or repr(music['title'])}"  # e.g. 'Title' by Artist, CC-BY-3.0
               + (f" + {others} more (credits in the report)" if others else ""))
     typer.echo(
-        f"{rep['output']['path']}: {credit} ({music['rule']}), {speech}, "
-        f"{m['integrated_lufs']:.1f} LUFS, true peak {m['true_peak_dbtp']:.1f} dBTP, "
+        f"{rep['output']['path']}: {_heard(rep, mood)} · {credit} · {speech} · "
+        f"{m['integrated_lufs']:.1f} LUFS, true peak {m['true_peak_dbtp']:.1f} dBTP · "
         f"{rep['timings_s']['total']:.1f} s", err=True,
     )
     if report is None and stems is None:

@@ -192,3 +192,15 @@ def test_errors_reaching_the_cli_print_no_traceback(tmp_path: Path, case: str) -
     if want is not None:
         assert out.returncode == want
         assert len(out.stderr.strip().splitlines()) <= 6
+
+
+def test_summary_line_names_the_mood_the_track_and_its_credit(capsys, voice_file, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """One line in plain words: the mood heard (or asked for), the track with its credit, loudness, time; no rule
+    names (they stay in the report)."""
+    code, err = _run(capsys, str(voice_file), "-o", str(tmp_path / "o.wav"), "--mood", "calm")
+    assert code == 0, err
+    line = err.strip().splitlines()[-1]
+    assert line.startswith(f"{tmp_path / 'o.wav'}: mood 'calm' · '"), line
+    assert "immich-memories-music, MIT" in line and "LUFS" in line
+    for jargon in ("intersection", "music_cluster", "emotion_cluster", "nearest", "forced"):
+        assert jargon not in line, line
