@@ -1,6 +1,7 @@
 """Which track emotion agrees with the built-in library's mood folders: music features or the voice model?
 
-Run: ``nice .venv/bin/python benchmarks/track_emotion_agreement.py``
+Run: ``nice .venv/bin/python benchmarks/track_emotion_agreement.py`` (the catalog's built-in tracks), or with
+``--features-json <(git show REV:library/data/builtin_features.json)`` to score an older analysis (before/after).
 
 For each of the 28 built-in tracks (catalog: measured features; audio decoded at 16 kHz mono for the voice model):
 
@@ -73,18 +74,58 @@ def score(va: list[tuple[float, float]], folders: list[str]) -> dict[str, float]
             "rho_valence": round(float(spearmanr(v, fv).statistic), 3)}
 
 
-def main() -> int:
-    from library.catalog import default_catalog
+def goals(tracks: list, folders: list[str]) -> dict[str, object]:
+    """Issue 11's goals on the built-in clips: energy span ≥ 0.40, every energetic clip above every calm one."""
+    e = {f: [float(t.features["energy"]) for t, g in zip(tracks, folders) if g == f] for f in MOODS}
+    span = max(max(v) for v in e.values() if v) - min(min(v) for v in e.values() if v)
+    return {"energy_span": round(span, 3), "energy_span_ge_0.40": span >= 0.40,
+            "min_energetic_energy": round(min(e["energetic"]), 3), "max_calm_energy": round(max(e["calm"]), 3),
+            "every_energetic_above_every_calm": min(e["energetic"]) > max(e["calm"])}
+
+
+class _Shipped:
+    """A track from a shipped analysis JSON (``library/data/builtin_features.json`` of any commit)."""
+
+    def __init__(self, key: str, entry: dict) -> None:
+        a = entry["analysis"]
+        self.path = key
+        self.tags = (entry["mood"],)
+        self.features = {"danceability": a["danceability"], "energy": a["energy"], "mode": float(a["mode"]),
+                         "acousticness": a["acousticness"], "valence": a["valence"], "tempo": a["tempo_bpm"]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
     from models.track_emotion import va_from_features
 
-    tracks = [t for t in default_catalog().tracks(include_derived=False) if t.features]
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--features-json", type=Path, default=None,
+                    help="score a shipped analysis file instead of the catalog (e.g. an older commit's "
+                         "library/data/builtin_features.json, for a before/after); skips the voice model")
+    args = ap.parse_args(argv)
+    if args.features_json is not None:
+        doc = json.loads(args.features_json.read_text())
+        tracks = [_Shipped(k, v) for k, v in sorted(doc["tracks"].items())]
+    else:
+        from library.catalog import default_catalog
+
+        tracks = [t for t in default_catalog().tracks(include_derived=False) if t.features and "builtin" in t.tags]
     folders = [_folder(t) for t in tracks]
-    results = {}
+    results: dict[str, object] = {}
     results["features"] = score([va_from_features(t.features) for t in tracks], folders)
     plain = [(2 * float(t.features["valence"]) - 1, 2 * float(t.features["energy"]) - 1) for t in tracks]
     results["features_energy_only"] = score(plain, folders)
-    vm = voice_model_va(tracks)
-    results["voice"] = score([vm[t.path] for t in tracks], folders)
+    if args.features_json is None:
+        from library.select import library_spread
+
+        spread = library_spread(tracks)  # what selection sees: each track's place on the library's own plane
+        index = {tid: i for i, tid in enumerate(spread.ids)}
+        results["library_plane"] = score([(float(spread.valence[index[t.id]]), float(spread.arousal[index[t.id]]))
+                                          for t in tracks], folders)
+        vm = voice_model_va(tracks)
+        results["voice"] = score([vm[t.path] for t in tracks], folders)
+    results["goals"] = goals(tracks, folders)
     print(f"{len(tracks)} built-in tracks")
     for k, r in results.items():
         print(f"{k:<22} {r}")
