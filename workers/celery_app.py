@@ -74,7 +74,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 def make_app(settings: Settings | None = None) -> Celery:
     """The worker's Celery app, with the tasks of :mod:`workers.tasks` registered."""
     settings = settings or get_settings()
-    celery = Celery("moodmix", include=["workers.tasks"])
+    celery = Celery("moodmix", include=["workers.tasks", "workers.bot.tasks"])  # bot: /emo text, panels
     celery.conf.update(celery_config(settings))
     return celery
 

@@ -1,0 +1,114 @@
+"""The worker side of the bot: ``moodmix.bot_emo`` (a text's mood, three tracks, the panel, excerpts) and
+``moodmix.bot_panel`` (the emotions panel of a finished job). Thin adapters over library calls; arguments are
+strings and paths, answers JSON; files go to a folder the bot names under the jobs directory and removes after
+its reply.
+
+The bot process sends these by name (:mod:`workers.bot.bridge`), so it loads no model: the text model, the
+selection and matplotlib live in the workers, which load them once per process.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from workers.celery_app import app
+from workers.storage import read_json
+
+__all__ = ["analysis_from_report", "bot_emo", "bot_panel", "emo_text"]
+
+log = logging.getLogger("moodmix.worker.bot")
+
+
+def _excerpt(src: str, dst: Path, *, duration_s: float, excerpt_s: float) -> Path:
+    """``excerpt_s`` of a track as MP3, from a third of the way in (past the intro), faded in and out."""
+    from mixer.ffmpeg import run_ffmpeg
+
+    start = max(0.0, min(duration_s / 3.0, duration_s - excerpt_s)) if duration_s > 0 else 0.0
+    fade = min(1.0, excerpt_s / 4)
+    run_ffmpeg(["-y", "-ss", f"{start:.2f}", "-t", f"{excerpt_s:.2f}", "-i", src, "-vn", "-ac", "2",
+                "-af", f"afade=t=in:d={fade},afade=t=out:st={excerpt_s - fade:.2f}:d={fade}",
+                "-c:a", "libmp3lame", "-b:a", "128k", str(dst)], what="cutting a track excerpt")
+    return dst
+
+
+def emo_text(text: str, out_dir: Path, *, mood: str | None = None, n: int = 3,
+             excerpt_s: float = 15.0) -> dict[str, Any]:
+    """Text → emotion (the text model) → ``n`` tracks (:func:`library.select.choose_tracks`) → the dashboard
+    the CLI draws (``emotions --plot``) and an excerpt of each track. A bad input gives ``{"error": ...}``."""
+    from library.select import choose_tracks
+    from models.api import analyse_text, check_text_language
+    from models.dashboard import plot_dashboard
+    from moodmix.errors import MoodmixError, UnsupportedLanguageError
+    from moodmix.pipeline import catalog_for
+    from moodmix.settings import emotion_settings_from_env, env_setting
+
+    settings = emotion_settings_from_env()
+    try:
+        check_text_language(text, settings=settings)
+    except UnsupportedLanguageError as exc:
+        return {"error": str(exc), "kind": "language"}
+    try:
+        est = analyse_text([text], settings=settings)[0]
+        catalog = catalog_for(None, env_setting("MOODMIX_DATABASE_URL"))
+        choices = choose_tracks(est, library=catalog, mood=mood or None, n=n, source="text")
+    except MoodmixError as exc:
+        return {"error": str(exc), "kind": "input"}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    picture = plot_dashboard(est, out_dir / "emotions.png", title="")
+    tracks = []
+    for i, c in enumerate(choices):
+        d = c.to_dict()
+        item = {k: d.get(k) for k in ("track", "title", "reasons", "credit", "licence")}
+        try:
+            item["excerpt"] = str(_excerpt(c.track.path, out_dir / f"track{i + 1}.mp3",
+                                           duration_s=float(c.track.duration_s or 0.0), excerpt_s=excerpt_s))
+        except MoodmixError as exc:  # a track that cannot be cut still comes with its words
+            log.warning("no excerpt of track %s: %s", c.track.id, exc)
+            item["excerpt"] = None
+        tracks.append(item)
+    return {"emotion": est.to_dict(), "picture": str(picture), "tracks": tracks}
+
+
+def analysis_from_report(emotion: dict[str, Any]) -> Any:
+    """The :class:`~models.types.EmotionAnalysis` a report's ``emotion`` section was written from."""
+    from models.types import LABELS, EmotionAnalysis, EmotionEstimate, TimedEmotion
+
+    def est(d: dict[str, Any] | None) -> EmotionEstimate | None:
+        if not d or "labels" not in d:
+            return None
+        return EmotionEstimate({k: float(d["labels"].get(k, 0.0)) for k in LABELS}, float(d.get("valence", 0)),
+                               float(d.get("arousal", 0)), float(d.get("confidence", 0)),
+                               neutral=bool(d.get("neutral", False)))
+
+    overall = est(emotion)
+    assert overall is not None
+    timeline = tuple(TimedEmotion(float(t["start"]), float(t["end"]), est(t) or overall, str(t.get("text", "")))
+                     for t in emotion.get("timeline") or [])
+    sources = {k: est(v) for k, v in (emotion.get("sources") or {}).items()}
+    return EmotionAnalysis(overall=overall, sources=sources, transcript=str(emotion.get("transcript") or ""),
+                           timeline=timeline, language=str(emotion.get("language") or ""),
+                           translation=str(emotion.get("translation") or ""))
+
+
+def panel(report_path: Path, out_png: Path) -> dict[str, Any]:
+    """The dashboard of a finished job, drawn from its report (no re-analysis)."""
+    from models.dashboard import plot_dashboard
+
+    report = read_json(report_path)
+    if not isinstance(report, dict) or not isinstance(report.get("emotion"), dict):
+        return {"error": "the job has no emotion report"}
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    plot_dashboard(analysis_from_report(report["emotion"]), out_png)
+    return {"picture": str(out_png)}
+
+
+@app.task(name="moodmix.bot_emo", acks_late=True)  # type: ignore[untyped-decorator]
+def bot_emo(text: str, out_dir: str, mood: str | None = None, n: int = 3, excerpt_s: float = 15.0) -> dict[str, Any]:
+    return emo_text(text, Path(out_dir), mood=mood, n=n, excerpt_s=excerpt_s)
+
+
+@app.task(name="moodmix.bot_panel", acks_late=True)  # type: ignore[untyped-decorator]
+def bot_panel(report_path: str, out_png: str) -> dict[str, Any]:
+    return panel(Path(report_path), Path(out_png))
