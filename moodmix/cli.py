@@ -38,9 +38,9 @@ def _root() -> None:
 
 
 def _register() -> None:
-    from moodmix.commands import batch, emotions, library, mix, service, suggest
+    from moodmix.commands import batch, bot, emotions, library, mix, service, suggest
 
-    for module in (mix, emotions, suggest, library, batch, service):
+    for module in (mix, emotions, suggest, library, batch, service, bot):
         module.register(app)
 
 
