@@ -145,8 +145,12 @@ def test_twenty_concurrent_uploads_all_complete(live_service: Any, emodb_dir: Pa
                     r = c.get(f"/jobs/{job_id}/result", headers=auth(job["token"]))
                     out = tmp_path / f"{job_id}.flac"
                     out.write_bytes(r.content)
-                    assert decoded_duration_s(out) == pytest.approx(seconds + 4.0, abs=0.06), job_id
+                    # its own input (the length tells) and its own output: the whole voice, with at most the
+                    # intro and outro (2 s each) around its words (d736db2: the music frames the words)
+                    out_s = st["report"]["output"]["duration_s"]
                     assert st["report"]["input"]["duration_s"] == pytest.approx(seconds, abs=0.05)
+                    assert decoded_duration_s(out) == pytest.approx(out_s, abs=0.06), job_id
+                    assert seconds - 0.05 <= out_s <= seconds + 4.06, job_id
                     del pending[job_id]
             time.sleep(0.5)
     assert not pending, f"{len(pending)} jobs never finished"
@@ -177,7 +181,9 @@ def test_kill9_worker_mid_job_then_new_worker_completes_it(
         r = c.get(f"/jobs/{job['id']}/result", headers=auth(job["token"]))
         out = tmp_path / "after_kill.wav"
         out.write_bytes(r.content)
-        assert decoded_duration_s(out) == pytest.approx(24.0, abs=0.1)
+        out_s = st["report"]["output"]["duration_s"]
+        assert decoded_duration_s(out) == pytest.approx(out_s, abs=0.1)
+        assert 20.0 - 0.05 <= out_s <= 24.1  # the whole voice, intro and outro around its words
         files = sorted(p.name for p in (settings.jobs_dir / job["id"]).iterdir())
         assert files == ["input", "job.json", "report.json", "result.wav"]  # no partial or temporary left
         assert st["report"]["job"]["runs"] == 2 and st["report"]["job"]["requeues"] == 1
