@@ -1,0 +1,170 @@
+"""What the bot asks of the service, as blocking calls (the bot runs them in threads).
+
+Jobs are made exactly as ``POST /jobs`` makes them: the file lands in a fresh job directory under its fixed
+name, :func:`workers.probe.probe_upload` checks it by decoding it (the same limits and the same one-line
+messages), the manifest and the queued record are written (:meth:`workers.jobs.JobStore.create`) and the mix
+task is sent by name (:meth:`~workers.jobs.JobStore.enqueue`). A worker runs the one ``mix_file``; the bot
+reads the job's record for its progress and the job directory for the result and report.
+
+``/emo`` text and a job's panel are tasks sent by name too (:mod:`workers.bot.tasks`), so the bot process loads
+no model. Their files go to ``<jobs>/bot-files/<random>/`` (not a job id, so the job sweep leaves it alone);
+the bot removes the folder after its reply.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from workers.config import Settings
+from workers.jobs import JobStore
+from workers.storage import JobFiles, hash_token, new_job_id, new_token, read_json
+
+__all__ = ["Bridge", "BotInputError", "SubmittedJob", "stage_label"]
+
+
+class BotInputError(Exception):
+    """The file cannot be mixed (not media, corrupt, too long...): the message says why, in one line."""
+
+
+@dataclass(frozen=True)
+class SubmittedJob:
+    job_id: str
+    token: str
+    has_video: bool
+    format: str
+    duration_s: float
+
+
+#: The job's pipeline stages as the progress message names them.
+_LABELS = {"queued": "queued", "decode": "listening", "vad": "listening", "separate": "listening",
+           "emotion": "listening", "select": "choosing", "fit": "mixing", "mix": "mixing", "render": "mixing",
+           "done": "sending"}
+
+
+def stage_label(stage: str | None) -> str:
+    return _LABELS.get(stage or "queued", "queued")
+
+
+class Bridge:
+    def __init__(self, settings: Settings, store: JobStore | None = None) -> None:
+        self.settings = settings
+        self.store = store or JobStore(settings)
+
+    # ---- jobs ----------------------------------------------------------------------------------------------
+    def new_job(self) -> tuple[str, JobFiles]:
+        """A fresh job directory; the caller writes the media to ``files.upload_partial``."""
+        job_id = new_job_id()
+        files = JobFiles.of(self.settings.jobs_dir, job_id)
+        files.root.mkdir(parents=True, exist_ok=False)
+        return job_id, files
+
+    def submit(self, job_id: str, *, original_name: str, options: dict[str, Any], audio_format: str,
+               owner: int) -> SubmittedJob:
+        """Probe the downloaded media and queue its mix; :class:`BotInputError` with the probe's message when
+        it cannot be mixed (the job directory is removed then)."""
+        from workers.probe import UploadRejected, probe_upload
+
+        files = JobFiles.of(self.settings.jobs_dir, job_id)
+        ok = False
+        try:
+            try:
+                info = probe_upload(files.upload_partial, max_duration_s=self.settings.max_duration_s,
+                                    limits=self.settings.input_limits())
+            except UploadRejected as exc:
+                raise BotInputError(exc.message) from None
+            fmt = "mp4" if info.has_video else audio_format
+            size = files.upload_partial.stat().st_size
+            files.upload_partial.replace(files.input)
+            token = new_token()
+            manifest = {
+                "id": job_id, "token_hash": hash_token(token), "created_at": time.time(),
+                "original_name": original_name, "format": fmt, "has_video": info.has_video,
+                "duration_s": round(info.duration_s, 3), "sample_rate": info.sample_rate,
+                "channels": info.channels, "bytes": size, "options": options, "via": "telegram",
+                "owner": hash_token(f"telegram:{owner}"),
+            }
+            self.store.create(job_id, manifest)
+            self.store.enqueue(job_id)
+            ok = True
+            return SubmittedJob(job_id, token, info.has_video, fmt, info.duration_s)
+        finally:
+            if not ok:
+                files.remove()
+
+    def rerun(self, job_id: str, *, owner: int, changes: dict[str, Any], avoid: str | None = None) -> SubmittedJob:
+        """A new job from a finished job's input (kept under its expiry), with ``changes`` to its options and
+        ``avoid`` added to the tracks not to pick. :class:`LookupError` when the job is gone or not the user's."""
+        old = JobFiles.of(self.settings.jobs_dir, job_id)
+        manifest = read_json(old.manifest)
+        if not isinstance(manifest, dict) or manifest.get("owner") != hash_token(f"telegram:{owner}") \
+                or not old.input.exists():
+            raise LookupError(job_id)
+        options = dict(manifest.get("options") or {})
+        options.update(changes)
+        if avoid:
+            options["avoid_tracks"] = [*options.get("avoid_tracks", []), avoid][-20:]
+        new_id, files = self.new_job()
+        try:
+            os.link(old.input, files.upload_partial)
+        except OSError:
+            shutil.copyfile(old.input, files.upload_partial)
+        fmt = str(manifest.get("format") or "m4a")
+        return self.submit(new_id, original_name=str(manifest.get("original_name") or "upload"),
+                           options=options, audio_format=fmt, owner=owner)
+
+    def record(self, job_id: str) -> dict[str, Any] | None:
+        return self.store.get(job_id)
+
+    def files(self, job_id: str) -> JobFiles:
+        return JobFiles.of(self.settings.jobs_dir, job_id)
+
+    def report(self, job_id: str) -> dict[str, Any] | None:
+        r = read_json(self.files(job_id).report)
+        return r if isinstance(r, dict) else None
+
+    def error(self, job_id: str) -> str | None:
+        e = read_json(self.files(job_id).error)
+        return str(e.get("error")) if isinstance(e, dict) and e.get("error") else None
+
+    def active_jobs(self, job_ids: set[str]) -> set[str]:
+        """Those of ``job_ids`` still queued or running."""
+        out = set()
+        for j in job_ids:
+            rec = self.store.get(j)
+            if rec is not None and rec.get("state") in ("queued", "running"):
+                out.add(j)
+        return out
+
+    # ---- tasks of workers.bot.tasks ------------------------------------------------------------------------
+    def scratch(self) -> Path:
+        d = self.settings.jobs_dir / "bot-files" / secrets.token_hex(12)
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    def _call(self, name: str, args: list[Any], timeout_s: float) -> dict[str, Any]:
+        from workers.celery_app import client_app
+
+        res = client_app(self.settings).send_task(name, args=args, queue=self.settings.queue)
+        try:
+            out = res.get(timeout=timeout_s, propagate=True)
+        finally:
+            res.forget()
+        return out if isinstance(out, dict) else {"error": "the worker gave no answer"}
+
+    def emo(self, text: str, *, mood: str | None, excerpt_s: float, timeout_s: float) -> dict[str, Any]:
+        out_dir = self.scratch()
+        result = self._call("moodmix.bot_emo", [text, str(out_dir), mood, 3, excerpt_s], timeout_s)
+        result["dir"] = str(out_dir)
+        return result
+
+    def panel(self, job_id: str, *, timeout_s: float) -> Path | None:
+        files = self.files(job_id)
+        out = files.root / "panel.png"
+        result = self._call("moodmix.bot_panel", [str(files.report), str(out)], timeout_s)
+        return Path(result["picture"]) if result.get("picture") else None
