@@ -365,15 +365,20 @@ def plan_mix(
         pv = pv * 10 ** (0.5 * (rider_db[:-1] + rider_db[1:]) / 10)
         under = np.concatenate([mask, mask[-1:]]) | np.concatenate([mask[:1], mask])
         lev_range = (float(rider_db[under].min()), float(rider_db[under].max()))
-        rider_lim = np.interp(np.arange(n_lim + 1, dtype=np.float64) / per, np.arange(n_ctl + 1), rider_db)
-        rider_lin = 10 ** (rider_lim / 20)
+        # the rider's gain at limiter boundaries (linear interpolation of the control curve, float32: for an hour
+        # of audio each of these per-millisecond arrays is 14 MB)
+        rider_lin = (10 ** (rider_db / 20)).astype(np.float32)
+        frac = np.arange(per, dtype=np.float32) / np.float32(per)
+        voice_curve = (rider_lin[:-1, None] + (rider_lin[1:] - rider_lin[:-1])[:, None] * frac).ravel()
+        voice_curve = np.concatenate([voice_curve, rider_lin[-1:]])[: n_lim + 1]
         lv0 = integrated_from_hop_power(pv, hop_s)
-        gv0 = 10 ** ((settings.target_lufs - lv0) / 20) if np.isfinite(lv0) else 1.0
-        comp = compressor_gain(vpk * np.minimum(rider_lin[:-1], rider_lin[1:]) * gv0, lim_hop / sr,
-                               ceiling=ceiling, settings=lev)
-        pv = pv * _ctl_mean_square(comp.astype(np.float64), per, n_ctl)
-        voice_curve = (rider_lin * comp).astype(np.float32)
-        del rider_lim, rider_lin, comp
+        gv0 = np.float32(10 ** ((settings.target_lufs - lv0) / 20) if np.isfinite(lv0) else 1.0)
+        np.multiply(vpk, np.minimum(voice_curve[:-1], voice_curve[1:]), out=vpk)
+        vpk *= gv0
+        comp = compressor_gain(vpk, lim_hop / sr, ceiling=ceiling, settings=lev)
+        pv = pv * _ctl_mean_square(comp, per, n_ctl)
+        voice_curve *= comp
+        del rider_lin, comp
     vpk = None
 
     # Levelling: voice to the target, bed to bed_db under it (its pause level); silence is left alone.
