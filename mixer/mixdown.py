@@ -421,7 +421,6 @@ def plan_mix(
     g_db = settings.target_lufs - pred if np.isfinite(pred) else 0.0
     g = 10 ** (g_db / 20)
     pm = pm1 * g * g
-    lufs_pm = integrated_from_hop_power(pm, hop_s)
 
     # Pass 2: true peaks of the pre-limiter mix at that gain, oversampled on the hops whose sample peak is within
     # 9 dB of the ceiling (3 dB of room for the limiter's gain correction below + 6 dB of inter-sample overshoot,
