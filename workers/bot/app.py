@@ -360,6 +360,7 @@ class BotApp:
                 label = "sending" if state == "done" else stage_label(rec.get("stage"))
                 if label != shown:
                     shown = label
+                    log.info("job %s: %s", job.job_id, label)
                     await self._edit(progress, say(lang, label))
                 if state == "done":
                     break
