@@ -36,7 +36,7 @@ $("upload-form").addEventListener("submit", (ev) => {
 });
 
 $("again").addEventListener("click", () => {
-  if (pollTimer) clearTimeout(pollTimer);
+  if (pollTimer) { clearTimeout(pollTimer); clearInterval(pollTimer); }
   job = null;
   $("result-card").hidden = true;
   $("job-card").hidden = true;
@@ -120,6 +120,32 @@ function resultUrl(status, download) {
   return download ? status.download_url : status.result_url;
 }
 
+// Fresh links before the old ones expire (the download link every 5 minutes; the player's when it fails).
+async function freshStatus() {
+  if (!job) return null;
+  const r = await fetch(`/jobs/${encodeURIComponent(job.id)}`, {
+    headers: { Authorization: `Bearer ${job.token}` }, cache: "no-store",
+  });
+  return r.ok ? r.json() : null;
+}
+
+function keepLinksFresh(player) {
+  const refresh = async () => {
+    const status = await freshStatus().catch(() => null);
+    if (status && status.state === "done") $("download").href = resultUrl(status, true);
+    return status;
+  };
+  pollTimer = setInterval(refresh, 5 * 60 * 1000);
+  player.addEventListener("error", async () => {
+    const status = await refresh();
+    if (status && status.state === "done" && player.src !== location.origin + status.result_url) {
+      const at = player.currentTime;
+      player.src = resultUrl(status, false);
+      player.currentTime = at;
+    }
+  });
+}
+
 function showResult(status) {
   const report = status.report || {};
   $("result-card").hidden = false;
@@ -135,6 +161,7 @@ function showResult(status) {
   a.href = resultUrl(status, true);
   a.setAttribute("download", status.download_name || "");
   a.textContent = `Download ${status.download_name || ""}`.trim();
+  keepLinksFresh(player);
   $("result-title").focus?.();
 }
 
