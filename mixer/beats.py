@@ -246,7 +246,8 @@ def track_beats(music: np.ndarray, sr: int, *, beats_per_bar: int = 4) -> BeatGr
 class OnsetEnvelope:
     """The beat grid's input, built block by block: feed power spectrograms of consecutive centred frames (22.05
     kHz, 2048-point STFT, hop 512, periodic Hann; ``(1025, frames)``), then :meth:`grid`. Only two mel
-    spectrograms (128 full-band, 32 below 200 Hz) are kept, about 1.6 MB per minute of music, so music analysis
+    spectrograms (128 full-band, 32 below 200 Hz, float32) are kept, about 1.6 MB per minute of music, and the
+    onsets are computed from them block by block, so music analysis
     (:mod:`library.features`) gets exactly the grid :func:`track_beats` gives for the same samples.
     """
 
@@ -265,9 +266,28 @@ class OnsetEnvelope:
         n = sum(m.shape[1] for m in self._full)
         if n < 8:
             return BeatGrid(0.0, (), ())
-        full = _flux(np.concatenate(self._full, axis=1), n)
-        low = _flux(np.concatenate(self._low, axis=1), n)
+        full = _flux_blocks(self._full, n)
+        low = _flux_blocks(self._low, n)
         return _grid_from_onsets(full, low, beats_per_bar, bpm)
+
+
+def _flux_blocks(mels: list[np.ndarray], n_frames: int) -> np.ndarray:
+    """:func:`_flux` over mel blocks in order, one block's temporaries at a time (the same numbers: the 80 dB floor
+    is taken below the peak of all blocks)."""
+    top = 10.0 * np.log10(max(max(float(m.max()) for m in mels if m.size), 1e-10))
+    parts: list[np.ndarray] = []
+    prev: np.ndarray | None = None
+    for m in mels:
+        if not m.size:
+            continue
+        db = 10.0 * np.log10(np.maximum(m, 1e-10))
+        np.maximum(db, top - 80.0, out=db)
+        d = np.diff(db, axis=1) if prev is None else np.diff(np.concatenate([prev, db], axis=1), axis=1)
+        parts.append(np.maximum(0.0, d).mean(axis=0))
+        prev = db[:, -1:]
+    flux = np.concatenate(parts) if parts else np.zeros(0)
+    pad = 1 + _N_FFT // (2 * _HOP)
+    return np.concatenate([np.zeros(pad), flux])[:n_frames]
 
 
 def _grid_from_onsets(full: np.ndarray, low: np.ndarray, beats_per_bar: int, bpm: float | None = None) -> BeatGrid:
