@@ -99,7 +99,16 @@ def test_page_uploads_shows_the_dashboard_and_downloads(browser: Any, live_servi
     # the download button saves <stem>.moodmix.<ext>, a valid file of the right length
     link = browser.find_element(By.ID, "download")
     assert "voice4.moodmix.m4a" in link.text
+    token = browser.execute_script("return job && job.token")  # the page's own (top-level) job
+    assert token and "token=" not in link.get_attribute("href") and "sig=" in link.get_attribute("href")
+    assert "token=" not in player.get_attribute("src")
     link.click()
     target = browser.downloads / "voice4.moodmix.m4a"
     WebDriverWait(browser, 30).until(lambda d: target.exists() and not list(browser.downloads.glob("*.crdownload")))
     assert decoded_duration_s(target) == pytest.approx(8.0, abs=0.1)
+
+    # the whole visit left the token in no log line (issue 13); the access log is on (live_service)
+    time.sleep(0.5)
+    api_log = live_service.api.log_path.read_text(errors="replace")
+    assert "/result?download=" in api_log and token not in api_log
+    assert token not in live_service.worker.log_path.read_text(errors="replace")
