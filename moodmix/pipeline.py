@@ -193,6 +193,7 @@ def mix_file(
     *,
     settings: JobSettings = JobSettings(),
     progress: ProgressFn | None = None,
+    analysis: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Mix background music under the voice of one media file and write the result.
 
@@ -206,6 +207,9 @@ def mix_file(
         Every option of the job (preset, target loudness, music, stems, report, ...).
     progress : callable, optional
         ``progress(stage, fraction)`` at the start (0.0) and end (1.0) of each stage of :data:`STAGES`.
+    analysis : dict, optional
+        A re-mix: an earlier report of the same input (its ``speech`` and ``emotion``); speech activity and
+        emotion are taken from it instead of being computed again (see :func:`reuse_analysis`).
 
     Returns
     -------
@@ -250,7 +254,7 @@ def mix_file(
     try:
         # speech activity: one VAD drives both emotion and ducking
         with clock.stage("vad"):
-            activity = detect_speech(voice.analysis, ANALYSIS_SR)
+            activity = detect_speech(voice.analysis, ANALYSIS_SR) if analysis is None else _Reused(analysis)
         segments = tuple((float(s), float(e)) for s, e in activity.segments)
         bed_start, bed_end = 0, voice.n_samples
         if not is_video:
@@ -295,7 +299,7 @@ def mix_file(
 
         # emotion, from the 16 kHz analysis copy and the VAD's segments
         emotion = None
-        emotion_skipped = _emotion_skip_reason(settings)
+        emotion_skipped = _emotion_skip_reason(settings) if analysis is None else "re-mix: the first mix's mood"
         if emotion_skipped is None:
             with clock.stage("emotion"):
                 if segments:
@@ -358,7 +362,8 @@ def mix_file(
         # mixdown plan: levels, ducking curve, limiter curve (two analysis passes over the blocks)
         with clock.stage("mix"):
             mix_segments = tuple((s + offset_s, e + offset_s) for s, e in segments)
-            mix_settings = MixSettings(depth_db=settings.depth_db, target_lufs=settings.target_lufs,
+            mix_settings = MixSettings(depth_db=settings.depth_db - settings.music_db,  # --music-db moves the bed
+                                       bed_db=MixSettings.bed_db + settings.music_db, target_lufs=settings.target_lufs,
                                        true_peak_dbtp=fmt.true_peak_ceiling_dbtp,
                                        leveller=leveller_for(settings.leveller, settings.preset))
             plan = plan_mix(voice, bed, sr, mix_segments, settings=mix_settings)
@@ -421,7 +426,7 @@ def mix_file(
         "output": {"path": str(out), "format": fmt.ext, "sample_rate": sr, "duration_s": round(n_total / sr, 3),
                    "video_copied": bool(fmt.video), "stems": stem_paths},
         "speech": speech,
-        "emotion": emotion.to_dict() if emotion is not None else None,
+        "emotion": emotion.to_dict() if emotion is not None else (analysis or {}).get("emotion"),
         "emotion_skipped": emotion_skipped,
         "music": music_section,
         "mix": {
@@ -431,6 +436,7 @@ def mix_file(
             "preset": settings.preset,
             "duck_db": _finite_or_none(plan.duck_db),
             "depth_db": settings.depth_db,
+            "music_db": settings.music_db,
             "target_lufs": settings.target_lufs,
             "separation": separation_method,
             "leveller": settings.leveller if settings.leveller != "auto" else _preset_leveller(settings.preset),
@@ -449,6 +455,16 @@ def mix_file(
 
 #: A lossy output is re-rendered when its decoded loudness is further than this from the target (LU).
 _LOSSY_TOLERANCE_LU = 0.05
+
+
+class _Reused:
+    """Speech activity taken from an earlier report of the same input (a re-mix): segments in voice time."""
+
+    def __init__(self, report: dict[str, Any]) -> None:
+        speech = report.get("speech") or {}
+        self.segments = [(float(s), float(e)) for s, e in speech.get("segments") or ()]
+        self.speech_ratio = float(speech.get("speech_ratio") or 0.0)
+        self.method = str(speech.get("method") or "reused")
 
 
 def _emotion_skip_reason(settings: JobSettings) -> str | None:

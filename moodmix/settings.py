@@ -57,6 +57,7 @@ class JobSettings:
     analyse_emotion: bool = True
     emotion_with_music: bool = False  # with ``music`` given, run the emotion pass anyway (``--analyse-emotion``)
     leveller: str = "auto"  # voice leveller: auto (the preset's), off, gentle, medium, firm (mixer.leveller)
+    music_db: float = 0.0  # the bed relative to the preset's level, dB (-12..+12; ``--music-db``, re-mix)
     emotion: "EmotionSettings | None" = None  # which emotion models; None: the shipped defaults
     extra: dict[str, str] = field(default_factory=dict)
 
