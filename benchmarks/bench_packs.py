@@ -4,7 +4,7 @@ the share-alike extra; report sizes and each pack track's measured vocal presenc
     .venv/bin/python benchmarks/bench_packs.py [--pack free] [--share-alike] [--repeats 3] [--home DIR]
 
 Needs apt-get and the network to the Debian mirror (or --from files passed through --from). Runs in a fresh
-MOODMIX_HOME (a temporary folder unless --home). Prints one JSON object; the figures quoted in the README and the
+MOODMIX_HOME (a temporary folder unless --home). Prints one JSON object; the figures quoted in docs/benchmarks.md and the
 issue notes come from it. The first add is timed once (it downloads hundreds of MB); the repeat is the median of
 --repeats runs.
 """

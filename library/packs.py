@@ -23,7 +23,7 @@ tracks, 121 min) means downloading three Debian packages of 625 MB in all (naev-
 blobwars-data 65 MB; the music kept is 135 MB) and analysing two hours of music (several minutes on 2 cores),
 which would triple the set-up time of every CI run and of a creator's first install, whose first ``moodmix mix``
 works with the built-in clips anyway. The Docker image carries the ``free`` bundle (added at image build), and
-``moodmix library add-pack free`` adds it anywhere else (README).
+``moodmix library add-pack free`` adds it anywhere else (docs/music.md).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ Two rules, both pure functions of two :class:`EmotionEstimate` values:
 
 Either source missing or flagged neutral (no speech, no words) → the other one alone; both → a flagged neutral.
 ``benchmarks/eval_fusion.py`` measures both rules against each source alone on synthetic EmoDB-voice +
-GoEmotions-words pairs (README, emotions section): the weighted rule won overall (top-label accuracy 0.78 vs
+GoEmotions-words pairs (docs/benchmarks.md, "Fusion of voice and words"): the weighted rule won overall (top-label accuracy 0.78 vs
 0.59 voice alone, 0.58 text alone, 0.65 complement) because the complement rule cannot let the words overrule a
 calm voice on the four labels the voice covers. The complement rule stays available as ``method="complement"``.
 

@@ -4,7 +4,7 @@ The model predicts the six features *standardised* with the music clusters' scal
 corpus, :mod:`library.clusters`), so its errors are in the same units as the distances used to rank tracks;
 :meth:`MusicModel.predict` turns them back into Spotify scales. ``models/training/train_music_model.py``
 rebuilds ``models/data/music_model.cbm`` and ``music_model.json`` (scaler, per-feature held-out R², the training
-pairs used and the metrics) reproducibly; README ``selection`` quotes the figures.
+pairs used and the metrics) reproducibly; docs/benchmarks.md quotes the figures.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Every library track gets an emotion 8-vector (six labels, valence, arousal) so that it can sit in the same emotion
 clusters as voices. Two ways were measured on the built-in library (``benchmarks/track_emotion_agreement.py``,
-figures in README ``selection``):
+figures in docs/benchmarks.md, "Choosing the music"):
 
 - ``"features"`` (default): the music's own valence/energy/tempo/mode placed on the circumplex
   (:func:`va_from_features`) and mapped to the six labels with :func:`models.mapping.labels_from_va`. Cheap,
