@@ -44,7 +44,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, cast
 
-from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
@@ -58,9 +58,21 @@ from mixer.limits import decoded_bytes
 from workers.config import AUDIO_FORMATS, OUTPUT_FORMATS, VIDEO_FORMATS, Settings, get_settings
 from workers.jobs import JobStore
 from workers.probe import UploadRejected, probe_upload
+from workers.remix import (
+    MAX_REMIXES,
+    MUSIC_DB_RANGE,
+    RemixRejected,
+    latest_done,
+    queue_remix,
+    ranked_tracks,
+    report_path,
+    result_path,
+    version_download_name,
+    version_format,
+    versions,
+)
 from workers.storage import (
     JobFiles,
-    download_name,
     hash_token,
     new_job_id,
     new_token,
@@ -116,6 +128,40 @@ class JobStatus(BaseModel):
     finished_at: float | None = None
     result_url: str | None = Field(None, description="Signed link to play the result (valid 10 minutes)")
     download_url: str | None = Field(None, description="Signed link to download the result (valid 10 minutes)")
+    version: int | None = Field(None, description="The newest version of the result that is done (1: the first "
+                                                  "mix; each re-mix adds one); result_url/download_url serve it")
+    versions: list[dict[str, Any]] = Field(default_factory=list, description=(
+        "Every version: {version, state, stage, track, title, music_db, format, error}"))
+    remixes_left: int | None = Field(None, description=f"Re-mixes this job may still ask for (of {MAX_REMIXES})")
+
+
+class RemixRequest(BaseModel):
+    model_config = {"extra": "forbid"}
+    track: str = Field(min_length=1, max_length=200,
+                       description="A catalog id, from GET /jobs/{id}/alternatives or GET /library")
+    music_db: float = Field(0.0, ge=MUSIC_DB_RANGE[0], le=MUSIC_DB_RANGE[1],
+                            description="The music relative to the preset's level, dB (-6: 6 dB softer)")
+    preset: str | None = Field(None, pattern="^(podcast|vlog|clear)$")
+    target_lufs: float | None = Field(None, ge=-40.0, le=-5.0)
+    format: str | None = Field(None, description=f"one of {', '.join(OUTPUT_FORMATS)}; default the job's")
+
+
+class RemixQueued(BaseModel):
+    id: str
+    version: int = Field(description="The new version's number; follow it in GET /jobs/{id} (versions)")
+    state: str = "queued"
+    remixes_left: int
+
+
+class Alternative(BaseModel):
+    rank: int = Field(description="1: the first mix's pick")
+    track: str
+    title: str | None = None
+    reasons: list[str] = Field(default_factory=list)
+    credit: str | None = None
+    licence: str | None = None
+    in_use: bool = Field(description="The track of the newest done version")
+    preview_url: str = Field(description="Signed link to a few seconds of the track (valid 10 minutes)")
 
 
 class Problem(BaseModel):
@@ -399,9 +445,10 @@ def install_log_filters() -> None:
 
 
 # ---- signed links, rate limits, the catalog --------------------------------------------------------------
-def link_signature(token_hash: str, job_id: str, exp: int, download: bool) -> str:
-    """HMAC of (job, expiry, disposition) keyed by the job's token hash: a link for one file, for a while."""
-    msg = f"{job_id}:{exp}:{int(download)}".encode()
+def link_signature(token_hash: str, job_id: str, exp: int, download: bool, version: int = 1) -> str:
+    """HMAC of (job, expiry, disposition, version) keyed by the job's token hash: a link for one file, for a
+    while."""
+    msg = f"{job_id}:{exp}:{int(download)}".encode() + (f":v{version}".encode() if version != 1 else b"")
     return hmac.new(f"link:{token_hash}".encode(), msg, hashlib.sha256).hexdigest()[:40]
 
 
@@ -742,10 +789,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse(body.model_dump(), status_code=201, headers={"Location": f"/jobs/{job_id}"})
 
     # -- job -----------------------------------------------------------------------------------------------
-    def signed_url(job_id: str, rec: dict[str, Any], download: bool) -> str:
+    def signed_url(job_id: str, rec: dict[str, Any], download: bool, version: int = 1) -> str:
         exp = int(time.time()) + LINK_TTL_S
-        sig = link_signature(str(rec.get("token_hash") or ""), job_id, exp, download)
-        return f"/jobs/{job_id}/result?download={str(download).lower()}&exp={exp}&sig={sig}"
+        sig = link_signature(str(rec.get("token_hash") or ""), job_id, exp, download, version)
+        v = f"&version={version}" if version != 1 else ""
+        return f"/jobs/{job_id}/result?download={str(download).lower()}{v}&exp={exp}&sig={sig}"
 
     @api.get("/jobs/{job_id}", response_model=JobStatus, responses=_ERRORS, summary="State, stage and progress")
     def get_job(job_id: str, token: str | None = Depends(token_of)) -> JobStatus:
@@ -755,9 +803,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 rec = job_or_404(job_id, token)
         files = store.files(job_id)
         manifest = read_json(files.manifest) or {}
-        report = read_json(files.report) if rec["state"] == "done" else None
-        fmt = manifest.get("format")
         done = rec["state"] == "done"
+        vers = versions(store, job_id, rec)
+        latest = latest_done(vers) if done else None
+        fmt = manifest.get("format")
+        if latest is not None:
+            fmt = next(v["format"] for v in vers if v["version"] == latest) or fmt
+        report = read_json(report_path(files, latest)) if latest is not None else None
         return JobStatus(
             id=job_id,
             state=rec["state"],
@@ -765,13 +817,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             progress=min(1.0, max(0.0, rec["progress"])),
             error=rec["error"],
             report=report,
-            download_name=download_name(manifest.get("original_name", "upload"), fmt) if fmt else None,
+            download_name=version_download_name(manifest, latest or 1, fmt) if fmt else None,
             format=fmt,
             has_video=manifest.get("has_video"),
             created_at=float(rec["created_at"]) if rec.get("created_at") else None,
             finished_at=float(rec["finished_at"]) if rec.get("finished_at") else None,
-            result_url=signed_url(job_id, rec, False) if done else None,
-            download_url=signed_url(job_id, rec, True) if done else None,
+            result_url=signed_url(job_id, rec, False, latest) if latest else None,
+            download_url=signed_url(job_id, rec, True, latest) if latest else None,
+            version=latest,
+            versions=vers,
+            remixes_left=max(0, MAX_REMIXES - int(rec.get("remixes") or 0)),
         )
 
     def _done_files(rec: dict[str, Any], job_id: str) -> tuple[JobFiles, dict[str, Any]]:
@@ -782,41 +837,138 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise HTTPException(409, detail + "; wait until GET /jobs/{id} says done")
         return files, manifest
 
+    def _version_of(job_id: str, rec: dict[str, Any], version: int | None) -> int:
+        """The asked version when it is done (404 unknown, 409 not done yet), else the newest done one."""
+        vers = versions(store, job_id, rec)
+        if version is None:
+            return latest_done(vers) or 1
+        entry = next((v for v in vers if v["version"] == version), None)
+        if entry is None:
+            raise HTTPException(404, f"the job has no version {version}; it has 1 to {len(vers)}")
+        if entry["state"] != "done":
+            detail = f"version {version} is {entry['state']}" + (f": {entry['error']}" if entry.get("error") else "")
+            raise HTTPException(409, detail + "; wait until GET /jobs/{id} lists it as done")
+        return version
+
     @api.get(
         "/jobs/{job_id}/result",
         responses={**_ERRORS, 200: {"description": "The mixed media", "content": {"audio/*": {}, "video/*": {}}},
                    409: {"model": Problem, "description": "Not done yet, or failed"}},
-        summary="Download the mixed audio or video (the token, or a signed link from the status)",
+        summary="Download the mixed audio or video (the token, or a signed link from the status); "
+                "?version=N an earlier version (default the newest done)",
         response_class=FileResponse,
     )
-    def get_result(job_id: str, download: bool = True, exp: int | None = None, sig: str | None = None,
+    def get_result(job_id: str, download: bool = True, version: int | None = Query(None, ge=1, le=1 + MAX_REMIXES),
+                   exp: int | None = None, sig: str | None = None,
                    token: str | None = Depends(token_of)) -> FileResponse:
         if token is None and sig is not None and exp is not None:
             rec = store.get(job_id)
             if (rec is None or exp < time.time() or exp > time.time() + LINK_TTL_S + 60 or not hmac.compare_digest(
-                    sig, link_signature(str(rec.get("token_hash") or ""), job_id, exp, download))):
+                    sig, link_signature(str(rec.get("token_hash") or ""), job_id, exp, download, version or 1))):
                 raise HTTPException(404, "no such job, or the link has expired; get a new one from the job")
         else:
             rec = job_or_404(job_id, token)
         files, manifest = _done_files(rec, job_id)
-        fmt = str(manifest["format"])
-        path = files.result(fmt)
+        n = _version_of(job_id, rec, version)
+        fmt = version_format(files, n, manifest)
+        path = result_path(files, n, fmt)
         if not path.exists():
             raise HTTPException(404, "the result has expired or was removed")
         return FileResponse(
             path, media_type=_MEDIA_TYPES.get(fmt, "application/octet-stream"),
-            filename=download_name(str(manifest.get("original_name", "upload")), fmt),
+            filename=version_download_name(manifest, n, fmt),
             content_disposition_type="attachment" if download else "inline",
             headers={"Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer"},
         )
 
-    @api.get("/jobs/{job_id}/report", responses={**_ERRORS, 409: {"model": Problem}}, summary="The job report")
-    def get_report(job_id: str, token: str | None = Depends(token_of)) -> JSONResponse:
-        files, _ = _done_files(job_or_404(job_id, token), job_id)
-        report = read_json(files.report)
+    @api.get("/jobs/{job_id}/report", responses={**_ERRORS, 409: {"model": Problem}},
+             summary="The job report (?version=N: that version's; default the newest done)")
+    def get_report(job_id: str, version: int | None = Query(None, ge=1, le=1 + MAX_REMIXES),
+                   token: str | None = Depends(token_of)) -> JSONResponse:
+        rec = job_or_404(job_id, token)
+        files, _ = _done_files(rec, job_id)
+        report = read_json(report_path(files, _version_of(job_id, rec, version)))
         if report is None:
             raise HTTPException(404, "the report has expired or was removed")
         return JSONResponse(report)
+
+    # -- re-mix, alternatives, previews ----------------------------------------------------------------------
+    def catalog_track(track_id: str) -> dict[str, Any] | None:
+        try:
+            tracks = catalog.get().get("tracks") or []
+        except HTTPException:
+            raise HTTPException(503, "the music catalog could not be listed; try again in a minute") from None
+        return next((t for t in tracks if t.get("id") == track_id), None)
+
+    @api.post(
+        "/jobs/{job_id}/remix", status_code=202, response_model=RemixQueued,
+        responses={**_ERRORS, 409: {"model": Problem, "description": "Not done yet, or no re-mixes left"},
+                   422: {"model": Problem, "description": "Unknown track, or a value out of range"},
+                   503: {"model": Problem, "description": "The queue (Redis) does not answer"}},
+        summary="Mix again with another track or music level, without hearing the voice again (a new version)",
+    )
+    def remix(job_id: str, body: RemixRequest, token: str | None = Depends(token_of)) -> JSONResponse:
+        job_or_404(job_id, token)
+
+        def title(track_id: str) -> str | None:
+            t = catalog_track(track_id)
+            return None if t is None else str(t.get("title") or track_id)
+
+        try:
+            version = queue_remix(store, job_id, track=body.track, music_db=body.music_db, preset=body.preset,
+                                  target_lufs=body.target_lufs, format=body.format, track_title=title)
+        except RemixRejected as exc:
+            return JSONResponse({"detail": exc.message}, status_code=exc.status)
+        left = max(0, MAX_REMIXES - (version - 1))
+        return JSONResponse(RemixQueued(id=job_id, version=version, remixes_left=left).model_dump(),
+                            status_code=202, headers={"Location": f"/jobs/{job_id}"})
+
+    def preview_sig(rec: dict[str, Any], job_id: str, track: str, exp: int) -> str:
+        key = f"preview:{rec.get('token_hash') or ''}".encode()
+        return hmac.new(key, f"{job_id}:{track}:{exp}".encode(), hashlib.sha256).hexdigest()[:40]
+
+    @api.get("/jobs/{job_id}/alternatives", response_model=list[Alternative],
+             responses={**_ERRORS, 409: {"model": Problem}},
+             summary="The ranked tracks of the first mix (pick first), with reasons, credit and a preview link")
+    def alternatives(job_id: str, token: str | None = Depends(token_of)) -> list[Alternative]:
+        rec = job_or_404(job_id, token)
+        files, _ = _done_files(rec, job_id)
+        first = read_json(files.report) or {}
+        latest = read_json(report_path(files, _version_of(job_id, rec, None))) or {}
+        in_use = (latest.get("music") or {}).get("track")
+        ranked = ranked_tracks(first)
+        if in_use and all(t["track"] != in_use for t in ranked):  # their own pick from the library
+            m = latest.get("music") or {}
+            ranked.insert(0, {k: m.get(k) for k in ("track", "title", "reasons", "credit", "licence")})
+        exp = int(time.time()) + LINK_TTL_S
+        return [Alternative(rank=i + 1, track=str(t["track"]), title=t.get("title"),
+                            reasons=list(t.get("reasons") or []), credit=t.get("credit"), licence=t.get("licence"),
+                            in_use=t["track"] == in_use,
+                            preview_url=f"/jobs/{job_id}/preview?track={t['track']}&exp={exp}"
+                                        f"&sig={preview_sig(rec, job_id, str(t['track']), exp)}")
+                for i, t in enumerate(ranked)]
+
+    @api.get("/jobs/{job_id}/preview", responses={**_ERRORS, 200: {"content": {"audio/mp4": {}}}},
+             response_class=FileResponse,
+             summary="A few seconds of a catalog track, from its busiest stretch (a signed link from alternatives)")
+    def preview(job_id: str, track: str = Query(min_length=1, max_length=200), exp: int | None = None,
+                sig: str | None = None, token: str | None = Depends(token_of)) -> FileResponse:
+        if token is None and sig is not None and exp is not None:
+            rec = store.get(job_id)
+            if (rec is None or exp < time.time() or exp > time.time() + LINK_TTL_S + 60
+                    or not hmac.compare_digest(sig, preview_sig(rec, job_id, track, exp))):
+                raise HTTPException(404, "no such job, or the link has expired; get a new one from the job")
+        else:
+            rec = job_or_404(job_id, token)
+        t = catalog_track(track)
+        if t is None or not t.get("path"):
+            raise HTTPException(404, "no such track in the music catalog")
+        files = store.files(job_id)
+        out = files.root / f"preview-{hashlib.sha1(track.encode()).hexdigest()[:16]}.m4a"
+        if not out.exists():
+            _render_preview(Path(str(t["path"])), float(t.get("duration_s") or 0.0), out)
+        return FileResponse(out, media_type="audio/mp4",
+                            headers={"Cache-Control": "private, max-age=600", "Referrer-Policy": "no-referrer"})
 
     @api.delete("/jobs/{job_id}", status_code=204, responses=_ERRORS, summary="Delete the job and its files")
     def delete_job(job_id: str, token: str | None = Depends(token_of)) -> Response:
@@ -867,6 +1019,30 @@ def _too_large(n_bytes: int, limit: int, *, at_least: bool = False) -> str:
         f"the upload is {what} {n_bytes / 1e6:.1f} MB but the limit is {limit / 1e6:.1f} MB; send a smaller "
         "file or raise MOODMIX_MAX_UPLOAD_BYTES"
     ).replace("is  ", "is ")
+
+
+#: A preview: this many seconds of the track, from a third of the way in (past the intro, into its body).
+PREVIEW_S = 12.0
+
+
+def _render_preview(src: Path, duration_s: float, out: Path) -> None:
+    start = max(0.0, min(duration_s * 0.33, duration_s - PREVIEW_S)) if duration_s > 0 else 0.0
+    tmp = out.with_name(out.name + ".partial.m4a")
+    from mixer.ffmpeg import ffmpeg_exe
+
+    cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-ss", f"{start:.2f}", "-t", f"{PREVIEW_S:g}", "-i", str(src),
+           "-vn", "-ac", "2", "-ar", "44100", "-c:a", "aac", "-b:a", "96k",
+           "-af", f"afade=t=in:d=0.5,afade=t=out:st={PREVIEW_S - 1:g}:d=1", str(tmp)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        log.error("preview failed: %s", exc)
+        raise HTTPException(503, "the preview could not be made; try again in a minute") from None
+    if proc.returncode != 0 or not tmp.exists():
+        tmp.unlink(missing_ok=True)
+        log.error("preview failed: %s", proc.stderr.decode("utf-8", "replace")[-300:])
+        raise HTTPException(503, "the preview could not be made; try again in a minute")
+    os.replace(tmp, out)
 
 
 def _storage_writable(root: Path) -> bool:

@@ -444,6 +444,19 @@ def mix_job(self: Task, job_id: str) -> dict[str, Any]:
         raise
 
 
+@app.task(  # type: ignore[untyped-decorator]
+    name="moodmix.remix_job",
+    acks_late=True,
+    soft_time_limit=_settings.soft_time_limit_s,
+    time_limit=_settings.hard_time_limit_s,
+)
+def remix_job(job_id: str, version: int) -> dict[str, Any]:
+    """Re-mix done job ``job_id`` as version ``version``: no re-analysis (see :mod:`workers.remix`)."""
+    from workers.remix import run_remix
+
+    return run_remix(job_id, int(version), settings=get_settings())
+
+
 @app.task(name="moodmix.sweep", acks_late=False)  # type: ignore[untyped-decorator]
 def sweep() -> dict[str, int]:
     """Remove expired jobs' files and re-queue jobs Redis lost (also scheduled by ``celery beat``)."""
