@@ -63,6 +63,10 @@ def mix(
     output: Path | None = typer.Option(None, "-o", "--output",
                                           help="Output file; default <input stem>.moodmix.<ext> beside the input."),
     music: Path | None = typer.Option(None, "--music", help="Use this music file instead of choosing one."),
+    track: str | None = typer.Option(None, "--track", help="Use this catalog track (an id from `moodmix suggest` "
+                                                           "or `moodmix library list`) instead of choosing one."),
+    music_db: float = typer.Option(0.0, "--music-db", help="The music louder (+) or softer (-) than the preset "
+                                                           "puts it, in dB (-12..+12)."),
     library: str | None = typer.Option(None, "--library", help="Catalog name/URL or a folder of music."),
     mood: str | None = typer.Option(None, "--mood", help="Override the detected mood."),
     preset: str = typer.Option("podcast", "--preset",
@@ -103,6 +107,23 @@ def mix(
         raise MoodmixError(f"--leveller '{leveller}' is not a leveller; use one of {', '.join(LEVELLERS)}")
     if music is not None and library is not None:
         raise MoodmixError("give either --music or --library, not both")
+    if music is not None and track is not None:
+        raise MoodmixError("give either --music (a file) or --track (a catalog id), not both")
+    if not -12.0 <= music_db <= 12.0:
+        raise MoodmixError(f"--music-db expects -12..+12 dB (the music against the preset's level), got {music_db}")
+    if track is not None:
+        from library.catalog import default_catalog, open_catalog
+
+        if library is not None and "://" not in library:
+            raise MoodmixError("--track picks from a catalog (the default one, --database, or a --library URL), "
+                               "not a folder; give the file with --music instead")
+        catalog = open_catalog(library) if library is not None else default_catalog(database)
+        try:
+            catalog.get(track)
+        except MoodmixError:
+            raise MoodmixError(f"--track {track!r} is not in the music catalog; `moodmix suggest INPUT` or "
+                               "`moodmix library list` show the ids") from None
+        music = Path(track)
     if analyse_emotion and no_emotion:
         raise MoodmixError("give either --analyse-emotion or --no-emotion, not both")
     if keep_ambience is not None and not separate:
@@ -120,7 +141,7 @@ def mix(
         music=music, library=library, mood=mood, preset=preset,  # type: ignore[arg-type]
         target_lufs=target_lufs, duck_db=duck_db, stems_dir=stems, report_path=report,
         follow_mood=follow_mood, separate=separate, keep_ambience_db=keep_ambience, separator=separator,
-        seed=seed, analyse_emotion=not no_emotion, intro_s=intro, outro_s=outro,
+        seed=seed, analyse_emotion=not no_emotion, intro_s=intro, outro_s=outro, music_db=music_db,
         emotion=None if no_emotion or (music is not None and not follow_mood and not analyse_emotion)
         else emotion_settings_from_env(), leveller=leveller,
         emotion_with_music=analyse_emotion, **({"database": database} if database else {}),
