@@ -80,6 +80,7 @@ class Emulator:
     def __init__(self, root: Path) -> None:
         install_emulator()
         self.root = root
+        root.mkdir(parents=True, exist_ok=True)
         self.files, self.sent = root / "files", root / "sent"
         self.port, self.fake_port = free_port(), free_port()
         self.emu_log, self.fake_log = root / "emulator.log", root / "fake.log"

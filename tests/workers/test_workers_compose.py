@@ -105,4 +105,4 @@ def test_docker_compose_config_when_available() -> None:
     assert out.returncode == 0, out.stderr
     scaled = subprocess.run([*cli, "-f", str(COMPOSE), "config", "--services"], cwd=REPO,
                             capture_output=True, text=True, timeout=60, check=False)
-    assert set(scaled.stdout.split()) == {"redis", "api", "worker", "flower"}
+    assert set(scaled.stdout.split()) == {"redis", "api", "worker", "flower", "bot"}
