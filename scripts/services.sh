@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Make sure the services the tests use are there: Redis on 127.0.0.1:6379 (started when none answers,
 # installed from Debian when missing), Debian's Chromium + ChromeDriver for the web-page test, espeak-ng
-# (English speech the ASR tests transcribe) and docker-compose (validates docker-compose.yml; no engine needed).
+# (English speech the ASR tests transcribe), Node.js + npm (the Telegram bot tests) and docker-compose
+# (validates docker-compose.yml; no engine needed).
 set -euo pipefail
 apt_install() {
   if command -v apt-get >/dev/null 2>&1; then
@@ -38,6 +39,10 @@ if [ "${MOODMIX_SKIP_BROWSER:-0}" != 1 ]; then
 fi
 if ! command -v espeak-ng >/dev/null 2>&1; then
   apt_install espeak-ng || echo "moodmix: espeak-ng not installed; the synthetic-speech ASR tests will skip" >&2
+fi
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  # the Telegram bot's tests run against telegram-test-api (npm; tests/bot/conftest.py installs it)
+  apt_install nodejs npm || echo "moodmix: Node.js not installed; the Telegram bot tests will skip" >&2
 fi
 if ! command -v docker-compose >/dev/null 2>&1 && ! docker compose version >/dev/null 2>&1; then
   apt_install docker-compose || echo "moodmix: docker-compose not installed; the compose validation test will skip" >&2
