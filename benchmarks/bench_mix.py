@@ -10,15 +10,23 @@ Peak RSS is the Python process's own; its ffmpeg children (decode, encode) are s
    - moodmix: :func:`moodmix.pipeline.mix_file` with the emotion pass off (``--no-emotion``; the emotion models are
      benchmarked with their own issue) — both the call itself and the whole process (interpreter start, imports);
    - the one-liner: ``sidechaincompress`` + ``amix`` + ``loudnorm`` in one ffmpeg graph;
-2. moodmix's peak memory on a 60-minute input (the 10-minute voice six times);
+   - whole ``moodmix mix`` CLI processes, as a user runs them (issue 12 goals): ``mix VOICE --music TRACK``
+     (≤ 0.5x the one-liner's wall time, ≥ 100x realtime) and the default path ``mix VOICE`` (emotion pass +
+     library choice; ≤ 1.0x the one-liner, ≥ 30x realtime);
+2. moodmix's peak memory on a 60-minute input (the 10-minute voice six times): ``mix --music`` (goal ≤ 500 MB) and,
+   with ``--long-emotion``, the default path with the emotion pass (goal ≤ 1.5 GB);
 3. with ``--separate-minutes N``: peak memory and speed of ``mix --separate`` (DeepFilterNet, window by window)
    on an N-minute input.
+
+``--repo DIR`` runs the CLI processes from another checkout of moodmix (e.g. ``git archive <commit>`` unpacked) with
+this one's virtual environment, for before/after figures on the same machine and files.
 
 Run::
 
     .venv/bin/python benchmarks/bench_mix.py                 # 10 min x 3 + 60 min x 1
     .venv/bin/python benchmarks/bench_mix.py --long-minutes 0  # skip the 60-minute run
     .venv/bin/python benchmarks/bench_mix.py --repeats 1 --long-minutes 0 --separate-minutes 60
+    .venv/bin/python benchmarks/bench_mix.py --repeats 3 --long-minutes 60 --long-emotion --repo /tmp/base
 
 Prints a Markdown table and writes ``benchmarks/out/bench_mix.json``.
 """
@@ -91,7 +99,7 @@ def _vmhwm_mb(pid: int) -> float | None:
     return None
 
 
-def run_child(cmd: list[str]) -> tuple[float, float, str, float]:
+def run_child(cmd: list[str], cwd: Path = REPO) -> tuple[float, float, str, float]:
     """Run ``cmd``; return (wall seconds, peak RSS in MB of that process, stdout, its CPU seconds).
 
     The peak is the process's own high-water mark (``VmHWM``, polled every 20 ms until it exits):
@@ -100,7 +108,8 @@ def run_child(cmd: list[str]) -> tuple[float, float, str, float]:
     import threading
 
     t = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO)
+    env = dict(os.environ, PYTHONPATH=str(cwd))
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd, env=env)
     peak = [0.0]
     done = threading.Event()
 
@@ -148,6 +157,28 @@ def make_voice(path: Path, minutes: float, seed: int = 0) -> float:
     return written / SR
 
 
+_CLI_REPO = REPO
+
+
+def cli_runs(voice: Path, tmp: Path, extra: list[str], repeats: int) -> dict:
+    """``moodmix mix VOICE -o OUT.wav EXTRA --report R`` as whole processes from ``_CLI_REPO``: wall, CPU (with
+    ffmpeg children), peak RSS, the report's loudness and stage timings."""
+    out = {"wall_s": [], "cpu_s": [], "maxrss_mb": [], "timings_s": [], "cmd": ["moodmix", "mix", "VOICE", *extra]}
+    for _ in range(repeats):
+        report = tmp / "cli_report.json"
+        cmd = [sys.executable, "-m", "moodmix", "mix", str(voice), "-o", str(tmp / "cli.wav"), *extra,
+               "--report", str(report)]
+        wall, rss, _, cpu = run_child(cmd, cwd=_CLI_REPO)
+        rep = json.loads(report.read_text())
+        out["wall_s"].append(wall)
+        out["cpu_s"].append(cpu)
+        out["maxrss_mb"].append(rss)
+        out["timings_s"].append(rep["timings_s"])
+        out["lufs"] = rep["mix"]["integrated_lufs"]
+        out["emotion_ran"] = rep.get("emotion") is not None
+    return out
+
+
 def repeat_file(src: Path, dst: Path, times: int) -> float:
     y, sr = sf.read(src, dtype="float32")
     with sf.SoundFile(str(dst), "w", samplerate=sr, channels=1, format="FLAC", subtype="PCM_16") as out:
@@ -163,7 +194,13 @@ def main() -> None:
     ap.add_argument("--long-minutes", type=int, default=60, help="0: skip the long-input memory run")
     ap.add_argument("--track", type=Path, default=None)
     ap.add_argument("--separate-minutes", type=int, default=0, help="N > 0: also mix --separate an N-min input")
+    ap.add_argument("--repo", type=Path, default=REPO, help="checkout whose `moodmix mix` CLI is timed")
+    ap.add_argument("--long-emotion", action="store_true", help="also the 60-minute default path (emotion)")
+    ap.add_argument("--no-default-path", action="store_true", help="skip the default path (emotion) runs")
+    ap.add_argument("--library-only", action="store_true", help="skip the mix_file-call runs (CLI runs only)")
     args = ap.parse_args()
+    global _CLI_REPO
+    _CLI_REPO = args.repo.resolve()
 
     import immich_memories_music
 
@@ -177,7 +214,7 @@ def main() -> None:
         results["voice_s"] = dur
 
         mm = {"wall_s": [], "mix_s": [], "maxrss_mb": [], "ffmpeg_maxrss_mb": [], "timings_s": [], "cpu_s": []}
-        for _ in range(args.repeats):
+        for _ in range(0 if args.library_only else args.repeats):
             wall, rss, out, cpu = run_child([sys.executable, "-c", CHILD, str(voice), str(tmp / "mm.wav"),
                                              str(track)])
             info = json.loads(out.strip().splitlines()[-1])
@@ -200,6 +237,11 @@ def main() -> None:
         ff["lufs"] = float(pyln.Meter(sr).integrated_loudness(y))
         results["moodmix"], results["ffmpeg_one_liner"] = mm, ff
 
+        # whole CLI processes, as a user runs them
+        results["cli_music"] = cli_runs(voice, tmp, ["--music", str(track)], args.repeats)
+        if not args.no_default_path:
+            results["cli_default"] = cli_runs(voice, tmp, [], args.repeats)
+
         if args.long_minutes:
             long_voice = tmp / "voice_long.flac"
             times = max(1, int(round(args.long_minutes / args.minutes)))
@@ -212,6 +254,11 @@ def main() -> None:
                                "maxrss_mb": info["vmhwm_mb"],
                                "cpu_s": cpu + info["ffmpeg_cpu_s"],
                                "ffmpeg_maxrss_mb": info["ffmpeg_maxrss_mb"], "timings_s": info["timings_s"]}
+            results["long_cli_music"] = cli_runs(long_voice, tmp, ["--music", str(track)], 1)
+            results["long_cli_music"]["voice_s"] = long_s
+            if args.long_emotion:
+                results["long_cli_default"] = cli_runs(long_voice, tmp, [], 1)
+                results["long_cli_default"]["voice_s"] = long_s
 
         if args.separate_minutes:
             sep_voice = tmp / "voice_sep.flac"
@@ -226,6 +273,9 @@ def main() -> None:
 
     med = statistics.median
     mm, ff = results["moodmix"], results["ffmpeg_one_liner"]
+    if not mm["mix_s"]:  # --library-only
+        mm = {"mix_s": [float("nan")], "cpu_s": [float("nan")], "maxrss_mb": [float("nan")],
+              "wall_s": [float("nan")], "lufs": float("nan"), "timings_s": []}
     print(f"voice: {dur / 60:.1f} min of emodb speech with pauses, 48 kHz mono FLAC; track: {Path(track).name}; "
           f"{os.cpu_count()} CPUs; median of {args.repeats}")
     print()
@@ -250,13 +300,29 @@ def main() -> None:
         print(f"| moodmix --separate, {sp['voice_s'] / 60:.0f}-min input (one run) | {sp['mix_s']:.2f} | "
               f"{sp['voice_s'] / sp['mix_s']:.0f} | {sp['cpu_s']:.2f} | {sp['voice_s'] / sp['cpu_s']:.0f} | "
               f"{sp['maxrss_mb']:.0f} | |")
+    ff_wall = med(ff["wall_s"])
+    for key, label in (("cli_music", "`moodmix mix VOICE --music TRACK` (whole process)"),
+                       ("cli_default", "`moodmix mix VOICE` default path: emotion + library (whole process)"),
+                       ("long_cli_music", "`mix --music`, long input (whole process, one run)"),
+                       ("long_cli_default", "`mix` default path, long input (whole process, one run)")):
+        if key in results:
+            r = results[key]
+            secs = r.get("voice_s", dur)
+            print(f"| {label} | {med(r['wall_s']):.2f} | {secs / med(r['wall_s']):.0f} | {med(r['cpu_s']):.2f} | "
+                  f"{secs / med(r['cpu_s']):.0f} | {med(r['maxrss_mb']):.0f} | {r['lufs']} |")
+    for key in ("cli_music", "cli_default"):
+        if key in results:
+            print(f"{key}: {med(results[key]['wall_s']) / ff_wall:.2f}x the one-liner's wall time; stages "
+                  f"{results[key]['timings_s'][len(results[key]['timings_s']) // 2]}")
     load = os.getloadavg()
     print(f"\nload average during the run (1/5/15 min): {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}")
     print()
-    stages = {k: round(med([t[k] for t in mm["timings_s"]]), 2) for k in mm["timings_s"][0]}
-    print(f"moodmix stage timings (median, s): {stages}")
-    print(f"moodmix / one-liner: wall {med(mm['mix_s']) / med(ff['wall_s']):.2f}x, "
-          f"CPU {med(mm['cpu_s']) / med(ff['cpu_s']):.2f}x")
+    if mm["timings_s"]:
+        stages = {k: round(med([t[k] for t in mm["timings_s"]]), 2) for k in mm["timings_s"][0]}
+        print(f"moodmix stage timings (median, s): {stages}")
+        print(f"moodmix / one-liner: wall {med(mm['mix_s']) / med(ff['wall_s']):.2f}x, "
+              f"CPU {med(mm['cpu_s']) / med(ff['cpu_s']):.2f}x")
+    results["repo"] = str(_CLI_REPO)
     results["load_average"] = load
     outdir = REPO / "benchmarks" / "out"
     outdir.mkdir(parents=True, exist_ok=True)
