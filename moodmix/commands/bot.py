@@ -30,7 +30,7 @@ def bot(
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        cfg = BotSettings(**({"api_url": api_url} if api_url else {}))
+        cfg = BotSettings(api_url=api_url) if api_url else BotSettings()  # type: ignore[call-arg]  # settings from env
     except ValidationError as exc:
         raise MoodmixError("; ".join(e["msg"] for e in exc.errors())) from None
     run_bot(cfg, get_settings())

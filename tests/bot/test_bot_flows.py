@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import Chat
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.model, pytest.mark.ffmpeg]
@@ -75,9 +74,9 @@ def test_emo_then_the_next_message_and_typed_russian(emulator, bot, worker) -> N
 def voice_ogg(emulator, emodb_dir) -> tuple[str, int]:
     """A 6 s voice message as Telegram sends them: OGG/Opus, mono 48 kHz."""
     import soundfile as sf
+    from svc_media import emodb_voice
 
     from mixer.ffmpeg import ffmpeg_exe
-    from svc_media import emodb_voice
 
     audio, sr = emodb_voice(emodb_dir, 6.0)
     wav = emulator.root / "voice.wav"

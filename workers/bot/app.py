@@ -155,12 +155,10 @@ class BotApp:
                 log.error("update failed: %s in %s", type(exc).__name__, type(event).__name__)
                 try:
                     lang = language_of(user.language_code) if user else "en"
-                    if isinstance(event, Message):
+                    if isinstance(event, (Message, CallbackQuery)):
                         await event.answer(say(lang, "internal"))
-                    elif isinstance(event, CallbackQuery):
-                        await event.answer(say(lang, "internal"))
-                except Exception:  # noqa: BLE001
-                    pass
+                except Exception as reply_exc:  # noqa: BLE001 - Telegram unreachable: nothing more to do
+                    log.debug("could not say so: %s", type(reply_exc).__name__)
                 return None
 
     # ---- handlers -------------------------------------------------------------------------------------------
@@ -374,24 +372,21 @@ class BotApp:
         await self._edit(progress, say(lang, "done", s=time.monotonic() - t0))
 
     async def _deliver(self, message: Message, job: SubmittedJob, lang: str) -> None:
+        """The mix first (what the user waits for), then the panel (drawn by a worker meanwhile), then the text
+        with the buttons. The result and the panel are removed once sent; the input stays for the buttons."""
         files = self.bridge.files(job.job_id)
         report = self.bridge.report(job.job_id) or {}
         result = files.result(job.format)
-        panel: Path | None = None
-        size = 0
+        panel_task = asyncio.ensure_future(asyncio.to_thread(self.bridge.panel, job.job_id,
+                                                             timeout_s=self.cfg.emo_timeout_s))
+        size = result.stat().st_size if result.exists() else 0
+        keep_result = False
         try:
-            try:
-                panel = await asyncio.to_thread(self.bridge.panel, job.job_id, timeout_s=self.cfg.emo_timeout_s)
-            except Exception as exc:  # noqa: BLE001 - the mix still goes out without its panel
-                log.warning("no panel: %s", type(exc).__name__)
-            if panel is not None and panel.exists():
-                await message.answer_photo(FSInputFile(panel))
-            size = result.stat().st_size if result.exists() else 0
             name = f"moodmix.{job.format}"
             if size > self.cfg.send_max_bytes:
                 if self.cfg.public_url:
                     url = f"{self.cfg.public_url.rstrip('/')}/jobs/{job.job_id}/result?token={job.token}"
-                    extra = say(lang, "link_hint", url=url)
+                    extra, keep_result = say(lang, "link_hint", url=url), True
                 else:
                     extra = say(lang, "no_link")
                 await message.answer(say(lang, "too_big_send", size=size / 1e6, link=extra))
@@ -401,12 +396,20 @@ class BotApp:
                 music = report.get("music") or {}
                 await message.answer_audio(FSInputFile(result, filename=name), title="moodmix",
                                            performer=str(music.get("title") or "")[:64] or None)
+            try:
+                panel = await panel_task
+            except Exception as exc:  # noqa: BLE001 - the mix went out; the panel is a courtesy
+                log.warning("no panel: %s", type(exc).__name__)
+                panel = None
+            if panel is not None and panel.exists():
+                await message.answer_photo(FSInputFile(panel))
             await message.answer(self._result_text(lang, report), reply_markup=self._rerun_keyboard(lang, job.job_id))
         finally:
-            if panel is not None:
-                panel.unlink(missing_ok=True)
-            if size <= self.cfg.send_max_bytes or not self.cfg.public_url:
-                result.unlink(missing_ok=True)  # the input stays (re-mix buttons) until the job expires
+            if not panel_task.done():
+                panel_task.cancel()
+            (files.root / "panel.png").unlink(missing_ok=True)
+            if not keep_result:
+                result.unlink(missing_ok=True)
 
     def _result_text(self, lang: str, report: dict[str, Any]) -> str:
         emotion, music = report.get("emotion") or {}, report.get("music") or {}
@@ -436,7 +439,7 @@ class BotApp:
     async def on_rerun_button(self, query: CallbackQuery) -> None:
         _, action, job_id = ((query.data or "") + "::").split(":")[:3]
         user = query.from_user
-        p, lang = await self._prefs(user)
+        _, lang = await self._prefs(user)
         if action not in _RERUN or not isinstance(query.message, Message):
             await query.answer()
             return
@@ -486,7 +489,7 @@ def run_bot(cfg: BotSettings, settings: Settings) -> None:
     app = BotApp(cfg, settings)
     try:
         bot = build_bot(cfg)
-    except Exception as exc:  # aiogram's TokenValidationError: say so without echoing the token
+    except Exception as exc:  # noqa: BLE001 - aiogram's TokenValidationError: say so without echoing the token
         raise MoodmixError(f"MOODMIX_TELEGRAM_TOKEN is not a bot token ({type(exc).__name__}); copy it from "
                            "@BotFather") from None
     dp = Dispatcher()

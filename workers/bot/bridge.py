@@ -25,7 +25,7 @@ from workers.config import Settings
 from workers.jobs import JobStore
 from workers.storage import JobFiles, hash_token, new_job_id, new_token, read_json
 
-__all__ = ["Bridge", "BotInputError", "SubmittedJob", "stage_label"]
+__all__ = ["BotInputError", "Bridge", "SubmittedJob", "stage_label"]
 
 
 class BotInputError(Exception):

@@ -6,10 +6,10 @@ reads both. The token is a :class:`~pydantic.SecretStr`: it never appears in a r
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["BotSettings", "PUBLIC_API_URL"]
+__all__ = ["PUBLIC_API_URL", "BotSettings"]
 
 PUBLIC_API_URL = "https://api.telegram.org"
 
@@ -26,7 +26,7 @@ class BotSettings(BaseSettings):
     #: Where user settings are kept; default ``sqlite:///<MOODMIX_HOME>/bot.sqlite``, or MOODMIX_DATABASE_URL.
     database_url: str | None = None
     #: The web page / API's public address; with it, results too large to send become a download link.
-    public_url: str | None = Field(None, validation_alias="MOODMIX_PUBLIC_URL")
+    public_url: str | None = Field(None, validation_alias=AliasChoices("MOODMIX_PUBLIC_URL", "public_url"))
     #: Bot API limits (cloud server): a bot downloads at most 20 MB and sends at most 50 MB.
     download_max_bytes: int = 20 * 1000 * 1000
     send_max_bytes: int = 50 * 1000 * 1000

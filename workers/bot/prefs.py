@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Column, MetaData, String, Table, create_engine, select
 
-__all__ = ["FORMATS", "MOODS", "PRESETS", "Prefs", "PrefStore", "default_url"]
+__all__ = ["FORMATS", "MOODS", "PRESETS", "PrefStore", "Prefs", "default_url"]
 
 PRESETS = ("podcast", "vlog", "clear")
 #: Output formats offered for audio (video always comes back as mp4).
