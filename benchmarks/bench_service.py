@@ -7,10 +7,14 @@ and N ``moodmix worker --concurrency 1`` processes (warmed before timing). For e
 
 - throughput: jobs finished per minute, from the first upload to the last result downloaded;
 - latency: per job, from the start of its upload to the end of its download (median, min, max);
-- memory: peak resident set size per worker (main process + its pool process), sampled every 0.2 s.
+- memory: peak resident set size per worker (main process + its pool process), sampled every 0.2 s;
+- with ``--remix K``: first mix vs re-mix (issue 14). K rounds of: one file uploaded alone (upload → done →
+  download), then 3 re-mixes of it (``POST /jobs/{id}/remix`` with the 2nd, 3rd and 2nd-ranked track at 0, 0 and
+  -6 dB → done → download), one at a time; medians of each, and their ratio (goal: re-mix ≤ 25 % of the first).
 
     .venv/bin/python benchmarks/bench_service.py                # 2-minute files, 4 jobs, 1 and 2 workers
     .venv/bin/python benchmarks/bench_service.py --seconds 30 --jobs 2 --workers 1
+    .venv/bin/python benchmarks/bench_service.py --jobs 0 --workers 1 --remix 3   # first mix vs re-mix only
 
 Writes benchmarks/out/bench_service.json. Figures depend on the CPU count and load: the JSON records both.
 """
@@ -98,7 +102,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run_config(n_workers: int, files: list[Path], env: dict[str, str], tmp: Path, mood: str | None) -> dict[str, Any]:
+def run_config(n_workers: int, files: list[Path], env: dict[str, str], tmp: Path, mood: str | None,
+               remix_files: list[Path] = ()) -> dict[str, Any]:  # type: ignore[assignment]
     import httpx
 
     port = free_port()
@@ -137,6 +142,9 @@ def run_config(n_workers: int, files: list[Path], env: dict[str, str], tmp: Path
             r.raise_for_status()
             return r.json(), t_start, time.monotonic()
 
+        remix = measure_remix(url, remix_files, data) if remix_files else None
+        if not files:
+            return {"workers": n_workers, "warm_up_s": round(warm_s, 1), "remix": remix}
         t_first = time.monotonic()
         with ThreadPoolExecutor(len(files)) as pool:
             submitted = list(pool.map(submit, files))
@@ -169,11 +177,58 @@ def run_config(n_workers: int, files: list[Path], env: dict[str, str], tmp: Path
             "upload_s_median": round(statistics.median(upload_s), 3),
             "worker_rss_mb": {"idle_median": round(statistics.median(idle_mb)),
                               "peak_median": round(statistics.median(peak_mb))},
+            "remix": remix,
         }
     finally:
         for w in workers:
             stop(w)
         stop(api)
+
+
+def measure_remix(url: str, files: list[Path], data: dict[str, str]) -> dict[str, Any]:
+    """First mix vs re-mix, one request at a time: each timed from the request to the result downloaded."""
+    import httpx
+
+    def wait(c: Any, job_id: str, h: dict[str, str], version: int) -> None:
+        while True:
+            st = c.get(f"/jobs/{job_id}", headers=h).json()
+            if st["state"] == "failed":
+                raise RuntimeError(f"job failed: {st['error']}")
+            entry = next((v for v in st.get("versions") or [] if v["version"] == version), None)
+            if entry is not None and entry["state"] == "failed":
+                raise RuntimeError(f"re-mix failed: {entry['error']}")
+            if st["state"] == "done" and entry is not None and entry["state"] == "done":
+                return
+            time.sleep(0.05)
+
+    first_s: list[float] = []
+    remix_s: list[float] = []
+    stages: list[dict[str, float]] = []
+    with httpx.Client(base_url=url, timeout=300) as c:
+        for path in files:
+            t0 = time.monotonic()
+            with open(path, "rb") as f:
+                job = c.post("/jobs", files={"file": (path.name, f)}, data=data).raise_for_status().json()
+            h = {"Authorization": f"Bearer {job['token']}"}
+            wait(c, job["id"], h, 1)
+            assert len(c.get(f"/jobs/{job['id']}/result", headers=h).content) > 1000
+            first_s.append(time.monotonic() - t0)
+            alts = c.get(f"/jobs/{job['id']}/alternatives", headers=h).raise_for_status().json()
+            for track, db in ((alts[1]["track"], 0.0), (alts[2]["track"], 0.0), (alts[1]["track"], -6.0)):
+                t0 = time.monotonic()
+                r = c.post(f"/jobs/{job['id']}/remix", json={"track": track, "music_db": db}, headers=h)
+                version = r.raise_for_status().json()["version"]
+                wait(c, job["id"], h, version)
+                assert len(c.get(f"/jobs/{job['id']}/result", headers=h).content) > 1000
+                remix_s.append(time.monotonic() - t0)
+                rep = c.get(f"/jobs/{job['id']}/report?version={version}", headers=h).json()
+                stages.append(rep["timings_s"])
+    med_first, med_remix = statistics.median(first_s), statistics.median(remix_s)
+    return {"rounds": len(files), "first_s": [round(x, 2) for x in first_s], "remix_s": [round(x, 2) for x in remix_s],
+            "first_median_s": round(med_first, 2), "remix_median_s": round(med_remix, 2),
+            "remix_over_first": round(med_remix / med_first, 3),
+            "remix_stage_median_s": {k: round(statistics.median(t.get(k, 0.0) for t in stages), 3)
+                                     for k in stages[0]} if stages else {}}
 
 
 def main() -> None:
@@ -184,6 +239,8 @@ def main() -> None:
     ap.add_argument("--redis-url", default=None, help="use this Redis (a DB that may be flushed) instead of a "
                                                       "private redis-server")
     ap.add_argument("--mood", default=None, help="skip the emotion pass and use this mood (faster jobs)")
+    ap.add_argument("--remix", type=int, default=0, metavar="K",
+                    help="also time K rounds of first mix (alone) then 3 re-mixes of it")
     args = ap.parse_args()
 
     OUT.mkdir(parents=True, exist_ok=True)
@@ -200,6 +257,7 @@ def main() -> None:
             redis_url = f"redis://127.0.0.1:{port}/0"
             time.sleep(0.5)
         files = [voice_file(tmp / f"voice{i}.wav", args.seconds, offset=5 * i) for i in range(args.jobs)]
+        remix_files = [voice_file(tmp / f"remix{i}.wav", args.seconds, offset=40 + 5 * i) for i in range(args.remix)]
         home = tmp / "home"
         env = dict(os.environ, MOODMIX_REDIS_URL=redis_url, MOODMIX_HOME=str(home),
                    MOODMIX_QUEUE=f"bench-{secrets.token_hex(3)}", MOODMIX_WARM_MODELS="true",
@@ -212,7 +270,7 @@ def main() -> None:
                        cwd=REPO, env=env, check=True, capture_output=True)
         results = []
         for n in args.workers:
-            res = run_config(n, files, env, tmp, args.mood)
+            res = run_config(n, files, env, tmp, args.mood, remix_files)
             results.append(res)
             print(json.dumps(res), flush=True)
         doc = {
@@ -223,8 +281,9 @@ def main() -> None:
             "load_avg_at_end": os.getloadavg(),
             "results": results,
         }
-        (OUT / "bench_service.json").write_text(json.dumps(doc, indent=2) + "\n")
-        print(f"wrote {OUT / 'bench_service.json'}")
+        name = "bench_service.json" if files else "bench_service_remix.json"
+        (OUT / name).write_text(json.dumps(doc, indent=2) + "\n")
+        print(f"wrote {OUT / name}")
     finally:
         if redis_proc is not None:
             redis_proc.kill()

@@ -93,7 +93,7 @@ _FORM_OVERHEAD_BYTES = 64 * 1024
 _FIELD_MAX_BYTES = 256
 #: The form fields POST /jobs takes; any other name is refused (422), as is a field sent twice.
 FORM_FIELDS = ("file", "preset", "mood", "target_lufs", "format", "follow_mood", "analyse_emotion", "separate",
-               "keep_ambience_db")
+               "keep_ambience_db", "music", "track")
 #: Signed result links (the page's player and download) are valid this long.
 LINK_TTL_S = 600
 _REDIS_DOWN = "the job store (Redis) does not answer; try again in a minute"
@@ -193,6 +193,10 @@ _UPLOAD_SCHEMA = {
                         "keep_ambience_db": {"type": "number", "minimum": 0, "maximum": 60,
                                              "description": "with separate: keep the old background this many "
                                                             "dB down (default: drop it)"},
+                        "music": {"type": "string", "format": "binary",
+                                  "description": "Your own music for the bed (checked like the voice; the voice "
+                                                 "and the music share the upload limit)"},
+                        "track": {"type": "string", "description": "A catalog track id (GET /library) for the bed"},
                     },
                 }
             }
@@ -282,11 +286,14 @@ def _result_format(requested: str | None, *, has_video: bool, original_name: str
 class _UploadSink:
     """multipart callbacks: the ``file`` part streams into the job directory, small fields into memory."""
 
-    def __init__(self, target: Path, max_bytes: int) -> None:
-        self.target, self.max_bytes = target, max_bytes
+    def __init__(self, target: Path, max_bytes: int, music_target: Path | None = None) -> None:
+        self.target, self.max_bytes, self.music_target = target, max_bytes, music_target
         self.fields: dict[str, str] = {}
         self.filename: str | None = None
-        self.file_bytes = 0
+        self.file_bytes = 0  # the voice and the music together (they share the limit)
+        self.music_bytes = 0
+        self.got_music = False
+        self._is_music = False
         self.too_large = False
         self.error: str | None = None
         self._fh: Any = None
@@ -311,6 +318,7 @@ class _UploadSink:
 
     def _part_begin(self) -> None:
         self._headers, self._hname, self._hvalue, self._name, self._is_file = {}, b"", b"", None, False
+        self._is_music = False
         self._buf = bytearray()
 
     def _hfield(self, b: bytes) -> None:
@@ -332,8 +340,12 @@ class _UploadSink:
         if name not in FORM_FIELDS:
             self.error = (f"unknown form field {name[:40]!r}; the form takes {', '.join(FORM_FIELDS)}")
             return
-        if name in self.fields or (name == "file" and self.got_file):
+        if name in self.fields or (name == "file" and self.got_file) or (name == "music" and self.got_music):
             self.error = f"form field {name!r} is sent twice; send each field once"
+            return
+        if name == "music" and self.music_target is not None:
+            self._is_file = self._is_music = self.got_music = True
+            self._fh = open(self.music_target, "wb")  # noqa: SIM115 - closed in _part_end or close()
             return
         if name == "file":
             if self.got_file:
@@ -351,6 +363,8 @@ class _UploadSink:
             return
         if self._is_file:
             self.file_bytes += len(b)
+            if self._is_music:
+                self.music_bytes += len(b)
             if self.file_bytes > self.max_bytes:
                 self.too_large = True
                 return
@@ -716,7 +730,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         job_id = new_job_id()
         files = JobFiles.of(settings.jobs_dir, job_id)
         files.root.mkdir(parents=True, exist_ok=False)
-        sink = _UploadSink(files.upload_partial, limit)
+        sink = _UploadSink(files.upload_partial, limit, music_target=files.root / "music.partial")
         parser = MultipartParser(params[b"boundary"], cast(Any, sink.callbacks()))
         ok = False
         try:
@@ -732,10 +746,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 sink.close()
             if not sink.got_file:
                 raise _Rejected(422, "no 'file' field in the form; attach the voice track or video as 'file'")
-            if sink.file_bytes == 0:
+            if sink.file_bytes - sink.music_bytes == 0:
                 raise _Rejected(422, "the uploaded file is empty (0 bytes)")
             opts = _options(sink.fields)
             await _check_mood(opts)
+            track = sink.fields.get("track", "").strip()
+            if track and sink.got_music:
+                raise _Rejected(422, "send either your own music (music) or a catalog track (track), not both")
+            if track:
+                if await run_in_threadpool(catalog_track, track) is None:
+                    raise _Rejected(422, f"no track {track[:40]!r} in the music catalog; use an id from GET /library")
+                opts["track"] = track
+            music_need = 0
+            if sink.got_music:
+                if sink.music_bytes == 0:
+                    raise _Rejected(422, "the music file is empty (0 bytes)")
+                try:
+                    minfo = await run_in_threadpool(
+                        probe_upload, files.root / "music.partial", max_duration_s=settings.max_duration_s,
+                        limits=limits,
+                    )
+                except UploadRejected as exc:
+                    raise _Rejected(exc.status, "music: " + exc.message.replace("the upload", "the music")) from None
+                music_need = 2 * decoded_bytes(minfo.duration_s)  # the decoded music, and a margin
+                (files.root / "music.partial").replace(files.root / "music")
+                opts["music_file"] = True
             original = safe_display_name(sink.filename)
             try:
                 info = await run_in_threadpool(
@@ -743,7 +778,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 )
             except UploadRejected as exc:
                 raise _Rejected(exc.status, exc.message) from None
-            need = sink.file_bytes + 2 * decoded_bytes(info.duration_s)  # upload + decoded voice + result
+            need = sink.file_bytes + 2 * decoded_bytes(info.duration_s) + music_need  # upload + voice + result
             if need > settings.max_job_bytes:
                 raise _Rejected(422, f"the job would need about {need / 1e9:.2f} GB of disk (upload, decoded "
                                 f"voice and result), over the {settings.max_job_bytes / 1e9:.2f} GB limit of "

@@ -44,6 +44,8 @@ MAX_REMIXES = 20
 MUSIC_DB_RANGE = (-12.0, 12.0)
 PRESETS = ("podcast", "vlog", "clear")
 _CLAIM = "moodmix:remix-run:"
+#: The track id of the creator's own music (uploaded with the job as ``music``).
+OWN_MUSIC = "own-music"
 
 
 class RemixRejected(Exception):
@@ -176,7 +178,8 @@ def queue_remix(
     track = str(track or "").strip()
     if not track or len(track) > 200:
         raise RemixRejected(422, "track must be a catalog id (from GET /jobs/{id}/alternatives or GET /library)")
-    title = (track_title or _catalog_title)(track)
+    own = track == OWN_MUSIC and (files.root / "music").exists()
+    title = "your music" if own else (track_title or _catalog_title)(track)
     if title is None:
         raise RemixRejected(422, f"no track {track[:40]!r} in the music catalog; use an id from "
                             "GET /jobs/{id}/alternatives or GET /library")
@@ -257,7 +260,7 @@ def run_remix(job_id: str, version: int, *, settings: Settings, store: JobStore 
 
     try:
         js = job_settings(manifest).with_(
-            music=req["track"], music_db=float(req.get("music_db") or 0.0), output_format=fmt,
+            music=files.root / "music" if req["track"] == OWN_MUSIC else req["track"], music_db=float(req.get("music_db") or 0.0), output_format=fmt,
             analyse_emotion=False, follow_mood=False, emotion=None, mood=None,
             **({"preset": req["preset"]} if req.get("preset") else {}),
             **({"target_lufs": float(req["target_lufs"])} if req.get("target_lufs") is not None else {}),
@@ -293,7 +296,8 @@ def run_remix(job_id: str, version: int, *, settings: Settings, store: JobStore 
     ranked = ranked_tracks(analysis)
     report["music"]["alternatives"] = [t for t in ranked if t["track"] != req["track"]]
     same = [t for t in ranked if t["track"] == req["track"]]
-    report["music"]["reasons"] = list(same[0].get("reasons") or []) if same else ["your choice from the library"]
+    report["music"]["reasons"] = (list(same[0].get("reasons") or []) if same else
+                                  ["your own music"] if req["track"] == OWN_MUSIC else ["your choice from the library"])
     report["version"] = version
     report["remix"] = {k: req.get(k) for k in ("track", "music_db", "preset", "target_lufs", "format")}
     try:

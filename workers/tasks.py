@@ -188,6 +188,9 @@ def job_settings(manifest: dict[str, Any]) -> Any:
         kwargs["avoid_tracks"] = tuple(opts["avoid_tracks"])
     if opts.get("analyse_emotion") is not None:
         kwargs["analyse_emotion"] = bool(opts["analyse_emotion"])
+    if opts.get("track"):  # a catalog track the creator picked (POST /jobs track=): the mood is still heard
+        kwargs["music"] = Path(str(opts["track"]))
+        kwargs["emotion_with_music"] = True
     if opts.get("separate") is not None:
         kwargs["separate"] = bool(opts["separate"])
     if opts.get("keep_ambience_db") is not None:
@@ -216,6 +219,12 @@ def _public_report(report: dict[str, Any], manifest: dict[str, Any]) -> dict[str
     music = out.get("music")
     if isinstance(music, dict) and music.get("path"):
         out["music"] = {**music, "path": os.path.basename(str(music["path"]))}
+    music = out.get("music")
+    if isinstance(music, dict) and str(music.get("track") or "").startswith("/"):  # their own music: no paths
+        own = "own-music"
+        out["music"] = {**music, "track": own, "title": "your music", "path": "your music",
+                        "reasons": ["your own music"],
+                        "segments": [{**seg, "track": own} for seg in music.get("segments") or []]}
     return out
 
 
@@ -307,6 +316,8 @@ def _run_claimed(job_id: str, settings: Settings, store: JobStore, task: Task | 
     fmt = str(manifest["format"])
     try:
         js = job_settings(manifest)
+        if (manifest.get("options") or {}).get("music_file"):  # their own music (POST /jobs music=)
+            js = js.with_(music=files.root / "music", emotion_with_music=True)
     except (TypeError, ValueError) as exc:
         return _fail(store, files, f"bad job options: {exc}")
     progress = _Progress(store, job_id, task, settings.progress_interval_s, separate=bool(js.separate),

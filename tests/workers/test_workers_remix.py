@@ -129,3 +129,64 @@ def test_remix_bounds(client: Any, svc_settings: Any, media_dir: Path) -> None:
     assert r.status_code == 409 and "20 re-mixes" in r.json()["detail"]
     schema = client.get("/openapi.json").json()["paths"]
     assert {"/jobs/{job_id}/remix", "/jobs/{job_id}/alternatives", "/jobs/{job_id}/preview"} <= set(schema)
+
+
+def _music_wav(path: Path, seconds: float = 20.0) -> Path:
+    """A small piece of 'music': chords of sines with a pulse, 44.1 kHz stereo."""
+    import numpy as np
+    import soundfile as sf
+
+    sr = 44100
+    t = np.arange(int(seconds * sr)) / sr
+    y = sum(np.sin(2 * np.pi * f * t) for f in (220.0, 277.2, 329.6)) * (0.6 + 0.4 * (np.sin(2 * np.pi * 2 * t) > 0))
+    y = (0.1 * y).astype(np.float32)
+    sf.write(path, np.stack([y, y], axis=1), sr, subtype="PCM_16")
+    return path
+
+
+def _upload2(c: Any, voice: Path, music: Path | None = None, **fields: Any) -> Any:
+    files: dict[str, Any] = {"file": (voice.name, voice.read_bytes(), "application/octet-stream")}
+    if music is not None:
+        files["music"] = (music.name, music.read_bytes(), "application/octet-stream")
+    return c.post("/jobs", files=files, data={k: str(v) for k, v in fields.items()})
+
+
+def test_own_music_and_track_refusals(client: Any, svc_settings: Any, media_dir: Path, tmp_path: Path) -> None:
+    voice = media_dir / "voice4.wav"
+    garbage = tmp_path / "song.mp3"
+    garbage.write_bytes(bytes(range(256)) * 80)
+    r = _upload2(client, voice, garbage)
+    assert r.status_code in (415, 422) and r.json()["detail"].startswith("music:"), r.text
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    r = _upload2(client, voice, empty)
+    assert r.status_code == 422 and "music file is empty" in r.text
+    r = _upload2(client, voice, _music_wav(tmp_path / "m.wav"), track="abc")
+    assert r.status_code == 422 and "not both" in r.text
+    r = _upload2(client, voice, track="no-such-track")
+    assert r.status_code == 422 and "no track" in r.text
+    assert str(svc_settings.home) not in r.text
+    assert not any(p.is_dir() for p in svc_settings.jobs_dir.iterdir()) if svc_settings.jobs_dir.exists() else True
+
+
+@pytest.mark.slow
+def test_own_music_and_catalog_track(live_service: Any, media_dir: Path, tmp_path: Path) -> None:
+    with _client(live_service.settings) as c:
+        known = c.get("/library").json()[3]["id"]
+        by_id = _upload2(c, media_dir / "voice4.wav", track=known).json()
+        own = _upload2(c, media_dir / "voice4.wav", _music_wav(tmp_path / "mine.wav")).json()
+        st = wait_for_state(c, by_id["id"], by_id["token"])
+        assert st["state"] == "done", st
+        assert st["report"]["music"]["track"] == known and st["report"]["emotion"] is not None
+        st = wait_for_state(c, own["id"], own["token"])
+        assert st["state"] == "done", st
+        rep = st["report"]
+        assert rep["music"]["track"] == "own-music" and rep["music"]["title"] == "your music"
+        assert str(live_service.settings.jobs_dir) not in json.dumps(rep) and rep["emotion"] is not None
+        # their own music 6 dB softer: a re-mix with the id own-music
+        r = c.post(f"/jobs/{own['id']}/remix", json={"track": "own-music", "music_db": -6}, headers=auth(own["token"]))
+        assert r.status_code == 202, r.text
+        st = _wait_version(c, own, 2)
+        assert st["version"] == 2 and st["report"]["music"]["track"] == "own-music", st["versions"]
+        diff = st["report"]["mix"]["speech_to_music_db"] - rep["mix"]["speech_to_music_db"]
+        assert diff == pytest.approx(6.0, abs=1.0)
