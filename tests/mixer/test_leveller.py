@@ -140,7 +140,8 @@ def test_wide_dynamics_speech_the_limiter_only_trims_and_stems_sum(emodb_dir, le
     res = mix_voice_and_bed(voice, bed, SR, segs,
                             settings=MixSettings(depth_db=18.0, leveller=leveller_for(leveller)))
     pre = res.voice + res.music
-    resid = 10 * np.log10(np.sum((res.mix - pre).astype(np.float64) ** 2) / np.sum(res.mix.astype(np.float64) ** 2))
+    resid = 10 * np.log10(np.sum((res.mix - pre).astype(np.float64) ** 2) / np.sum(res.mix.astype(np.float64) ** 2)
+                           + 1e-30)
     hop = SR // 1000
     n = pre.shape[1] // hop * hop
     rp = np.sqrt((pre[:, :n].astype(np.float64) ** 2).reshape(2, -1, hop).mean(axis=(0, 2)))
