@@ -35,6 +35,7 @@ __all__ = [
     "VideoStreamInfo",
     "decode_audio",
     "decode_voice",
+    "measure_file_loudness",
     "iter_audio_blocks",
     "probe",
     "spool_voice",
