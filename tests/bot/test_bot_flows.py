@@ -133,3 +133,34 @@ def test_a_corrupt_voice_file_gets_the_pipelines_one_line_error(emulator, bot, w
             break
         time.sleep(0.05)
     assert text.startswith("I could not use that file: ") and "\n" not in text, text
+
+
+def test_video_note_comes_back_as_video_and_jobs_per_user_are_capped(emulator, bot, worker, voice_ogg,
+                                                                     emodb_dir) -> None:
+    import av
+    import soundfile as sf
+
+    from svc_media import emodb_voice, make_mp4
+
+    audio, sr = emodb_voice(emodb_dir, 4.0, offset=11)
+    wav = emulator.root / "note.wav"
+    sf.write(wav, audio.T, sr)
+    clip = make_mp4(wav, emulator.files / "note4.mp4", 4.0)
+    chat = Chat(emulator, 205, "en")
+    chat.send(voice=_voice(*voice_ogg))
+    chat.send(video_note={"file_id": clip.name, "file_unique_id": "n4", "length": 120, "duration": 4,
+                          "file_size": clip.stat().st_size})
+    got = chat.replies(2, timeout_s=30)
+    assert [m["text"] for m in got[:2]] == ["⏳ Queued…", "⏳ Queued…"]
+    chat.send(voice=_voice(*voice_ogg))  # a third while two are under way (the cap is 2)
+    got = chat.replies(until=lambda m: str(m.get("text", "")).startswith("You already have"), timeout_s=30)
+    assert any(str(m.get("text", "")).startswith("You already have 2 mixes under way") for m in got)
+    answers = [m for m in got if "Mixed with" in str(m.get("text", ""))]
+    while len(answers) < 2:  # both mixes answered: the voice and the video note
+        more = chat.replies(until=lambda m: "Mixed with" in str(m.get("text", "")), timeout_s=240)
+        got += more
+        answers += [m for m in more if "Mixed with" in str(m.get("text", ""))]
+    video = _sent(emulator, next(m for m in got if "video" in m), "video")
+    assert video.suffix == ".mp4"
+    with av.open(str(video)) as c:
+        assert c.streams.video and c.streams.audio

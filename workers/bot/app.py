@@ -14,12 +14,13 @@ input for the re-mix buttons); the result, the panel and /emo's files are remove
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import shutil
 import time
 from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +117,7 @@ class BotApp:
         url = bot_settings.database_url or default_url(settings.home)
         self.prefs = prefs or PrefStore(url)
         self.rate = _RateLimit(bot_settings.requests_per_min)
-        self.jobs: dict[int, set[str]] = defaultdict(set)  # user → jobs queued or running
+        self.slots: dict[int, int] = defaultdict(int)  # user → mixes under way (queued to sent)
         self.awaiting_emo: set[int] = set()
         self.router = Router(name="moodmix")
         self._register()
@@ -307,12 +308,16 @@ class BotApp:
             await message.answer(say(lang, "too_big_download", size=size / 1e6, web=web))
             return
         user_id = message.from_user.id if message.from_user else 0
-        if not await self._room_for_job(message, user_id, lang):
-            return
+        async with self._slot(message, user_id, lang) as ok:
+            if ok:
+                await self._media_job(message, bot, obj.file_id, name, p, lang, user_id)
+
+    async def _media_job(self, message: Message, bot: Bot, file_id: str, name: str, p: Prefs, lang: str,
+                         user_id: int) -> None:
         progress = await message.answer(say(lang, "queued"))
         job_id, files = self.bridge.new_job()
         try:
-            await bot.download(obj.file_id, destination=files.upload_partial, timeout=120)
+            await bot.download(file_id, destination=files.upload_partial, timeout=120)
         except Exception as exc:  # noqa: BLE001 - Telegram refused or the connection broke
             files.remove()
             log.warning("download failed: %s", type(exc).__name__)
@@ -333,41 +338,43 @@ class BotApp:
             return
         await self.follow(message, progress, job, lang, user_id)
 
-    async def _room_for_job(self, message: Message, user_id: int, lang: str) -> bool:
-        mine = self.jobs[user_id]
-        if mine:
-            mine &= await asyncio.to_thread(self.bridge.active_jobs, set(mine))
-        if len(mine) >= self.cfg.max_active_jobs:
-            await message.answer(say(lang, "busy", n=len(mine)))
-            return False
-        return True
+    @contextlib.asynccontextmanager
+    async def _slot(self, message: Message, user_id: int, lang: str) -> AsyncIterator[bool]:
+        """One of the user's ``max_active_jobs`` places, held from the request until its answer is sent."""
+        if self.slots[user_id] >= self.cfg.max_active_jobs:
+            await message.answer(say(lang, "busy", n=self.slots[user_id]))
+            yield False
+            return
+        self.slots[user_id] += 1
+        try:
+            yield True
+        finally:
+            self.slots[user_id] -= 1
+            if self.slots[user_id] <= 0:
+                del self.slots[user_id]
 
     async def follow(self, message: Message, progress: Message, job: SubmittedJob, lang: str, user_id: int) -> None:
         """Edit the progress message as the job's stage changes; then send the panel, the result and the text."""
-        self.jobs[user_id].add(job.job_id)
         t0 = time.monotonic()
         shown = "queued"
-        try:
-            while True:
-                rec = await asyncio.to_thread(self.bridge.record, job.job_id)
-                state = (rec or {}).get("state")
-                if rec is None or state == "failed":
-                    error = (rec or {}).get("error") or self.bridge.error(job.job_id) or say(lang, "internal")
-                    await self._edit(progress, say(lang, "failed", error=error))
-                    return
-                label = "sending" if state == "done" else stage_label(rec.get("stage"))
-                if label != shown:
-                    shown = label
-                    log.info("job %s: %s", job.job_id, label)
-                    await self._edit(progress, say(lang, label))
-                if state == "done":
-                    break
-                if time.monotonic() - t0 > self.cfg.job_timeout_s:
-                    await self._edit(progress, say(lang, "timeout"))
-                    return
-                await asyncio.sleep(self.cfg.poll_interval_s)
-        finally:
-            self.jobs[user_id].discard(job.job_id)
+        while True:
+            rec = await asyncio.to_thread(self.bridge.record, job.job_id)
+            state = (rec or {}).get("state")
+            if rec is None or state == "failed":
+                error = (rec or {}).get("error") or self.bridge.error(job.job_id) or say(lang, "internal")
+                await self._edit(progress, say(lang, "failed", error=error))
+                return
+            label = "sending" if state == "done" else stage_label(rec.get("stage"))
+            if label != shown:
+                shown = label
+                log.info("job %s: %s", job.job_id, label)
+                await self._edit(progress, say(lang, label))
+            if state == "done":
+                break
+            if time.monotonic() - t0 > self.cfg.job_timeout_s:
+                await self._edit(progress, say(lang, "timeout"))
+                return
+            await asyncio.sleep(self.cfg.poll_interval_s)
         await self._deliver(message, job, lang)
         await self._edit(progress, say(lang, "done", s=time.monotonic() - t0))
 
@@ -444,14 +451,16 @@ class BotApp:
             await query.answer()
             return
         await query.answer()
-        message = query.message
-        if not await self._room_for_job(message, user.id, lang):
-            return
+        async with self._slot(query.message, user.id, lang) as ok:
+            if ok:
+                await self._rerun(query.message, job_id, action, lang, user.id)
+
+    async def _rerun(self, message: Message, job_id: str, action: str, lang: str, user_id: int) -> None:
         report = await asyncio.to_thread(self._report_or_none, job_id)
         changes, avoid_current = _RERUN[action]
         avoid = str((report or {}).get("music", {}).get("track") or "") if avoid_current else None
         try:
-            job = await asyncio.to_thread(self.bridge.rerun, job_id, owner=user.id, changes=dict(changes),
+            job = await asyncio.to_thread(self.bridge.rerun, job_id, owner=user_id, changes=dict(changes),
                                           avoid=avoid or None)
         except (LookupError, ValueError):
             await message.answer(say(lang, "expired"))
@@ -460,7 +469,7 @@ class BotApp:
             await message.answer(say(lang, "bad_input", error=str(exc)))
             return
         progress = await message.answer(say(lang, "queued"))
-        await self.follow(message, progress, job, lang, user.id)
+        await self.follow(message, progress, job, lang, user_id)
 
     def _report_or_none(self, job_id: str) -> dict[str, Any] | None:
         try:

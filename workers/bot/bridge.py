@@ -132,15 +132,6 @@ class Bridge:
         e = read_json(self.files(job_id).error)
         return str(e.get("error")) if isinstance(e, dict) and e.get("error") else None
 
-    def active_jobs(self, job_ids: set[str]) -> set[str]:
-        """Those of ``job_ids`` still queued or running."""
-        out = set()
-        for j in job_ids:
-            rec = self.store.get(j)
-            if rec is not None and rec.get("state") in ("queued", "running"):
-                out.add(j)
-        return out
-
     # ---- tasks of workers.bot.tasks ------------------------------------------------------------------------
     def scratch(self) -> Path:
         d = self.settings.jobs_dir / "bot-files" / secrets.token_hex(12)
