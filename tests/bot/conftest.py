@@ -106,8 +106,8 @@ class Chat:
     """One user in one private chat, through the emulator's client API (what telegram-test-api's own
     TelegramClient does, in Python)."""
 
-    def __init__(self, emulator: Emulator, user_id: int, lang: str = "en") -> None:
-        self.emu, self.user_id, self.lang = emulator, user_id, lang
+    def __init__(self, emulator: Emulator, user_id: int, lang: str = "en", token: str = TOKEN) -> None:
+        self.emu, self.user_id, self.lang, self.token = emulator, user_id, lang, token
         self.inbox: list[dict[str, Any]] = []
 
     def _post(self, path: str, body: dict[str, Any]) -> Any:
@@ -117,7 +117,7 @@ class Chat:
             return json.loads(r.read())
 
     def _common(self) -> dict[str, Any]:
-        return {"botToken": TOKEN, "date": int(time.time()),
+        return {"botToken": self.token, "date": int(time.time()),
                 "from": {"id": self.user_id, "is_bot": False, "first_name": "Test", "language_code": self.lang},
                 "chat": {"id": self.user_id, "type": "private", "first_name": "Test"}}
 
@@ -134,7 +134,7 @@ class Chat:
 
     def press(self, data: str, message_id: int) -> None:
         c = self._common()
-        self._post("/sendCallback", {"botToken": TOKEN, "from": c["from"], "data": data,
+        self._post("/sendCallback", {"botToken": self.token, "from": c["from"], "data": data,
                                      "message": {"message_id": message_id, "date": c["date"], "chat": c["chat"]}})
 
     def replies(self, n: int = 1, timeout_s: float = 20.0, until: Any = None) -> list[dict[str, Any]]:
@@ -142,7 +142,7 @@ class Chat:
         got: list[dict[str, Any]] = []
         t0 = time.monotonic()
         while time.monotonic() - t0 < timeout_s:
-            res = self._post("/getUpdates", {"token": TOKEN, "chatId": self.user_id}).get("result") or []
+            res = self._post("/getUpdates", {"token": self.token, "chatId": self.user_id}).get("result") or []
             for u in res:
                 m = dict(u["message"])
                 m["message_id"] = u["messageId"]
@@ -155,7 +155,7 @@ class Chat:
 
     def current(self, message_id: int) -> dict[str, Any]:
         """A bot message as it stands now (after edits)."""
-        hist = self._post("/getUpdatesHistory", {"token": TOKEN}).get("result") or []
+        hist = self._post("/getUpdatesHistory", {"token": self.token}).get("result") or []
         for u in hist:
             if u.get("messageId") == message_id and "chat_id" in u.get("message", {}):
                 return dict(u["message"])
@@ -163,10 +163,10 @@ class Chat:
 
 
 class BotProc:
-    def __init__(self, root: Path, settings: Any, api_url: str, **env: str) -> None:
+    def __init__(self, root: Path, settings: Any, api_url: str, token: str = TOKEN, **env: str) -> None:
         self.log = root / "bot.log"
         e = settings_env(settings)
-        e.update({"MOODMIX_TELEGRAM_TOKEN": TOKEN, "MOODMIX_TELEGRAM_DATABASE_URL": f"sqlite:///{root / 'bot.db'}",
+        e.update({"MOODMIX_TELEGRAM_TOKEN": token, "MOODMIX_TELEGRAM_DATABASE_URL": f"sqlite:///{root / 'bot.db'}",
                   "MOODMIX_TELEGRAM_POLL_INTERVAL_S": "0.1", **env})
         self.proc = subprocess.Popen([sys.executable, "-m", "moodmix", "bot", "--api-url", api_url], cwd=REPO,
                                      env=e, stdout=open(self.log, "wb"), stderr=subprocess.STDOUT,  # noqa: SIM115

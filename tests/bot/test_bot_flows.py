@@ -139,7 +139,6 @@ def test_video_note_comes_back_as_video_and_jobs_per_user_are_capped(emulator, b
                                                                      emodb_dir) -> None:
     import av
     import soundfile as sf
-
     from svc_media import emodb_voice, make_mp4
 
     audio, sr = emodb_voice(emodb_dir, 4.0, offset=11)
@@ -164,3 +163,24 @@ def test_video_note_comes_back_as_video_and_jobs_per_user_are_capped(emulator, b
     assert video.suffix == ".mp4"
     with av.open(str(video)) as c:
         assert c.streams.video and c.streams.audio
+
+
+def test_a_result_over_the_send_limit_becomes_a_download_link(emulator, bot_settings, worker, voice_ogg,
+                                                             tmp_path) -> None:
+    from conftest import BotProc
+
+    token = "987654321:AAsecond-test-bot-token"
+    small = BotProc(tmp_path, bot_settings, emulator.api_url, token=token, MOODMIX_TELEGRAM_SEND_MAX_BYTES="1000",
+                    MOODMIX_PUBLIC_URL="https://moodmix.example")
+    try:
+        chat = Chat(emulator, 206, "en", token=token)
+        chat.send(voice=_voice(*voice_ogg))
+        got = chat.replies(until=lambda m: "Mixed with" in str(m.get("text", "")), timeout_s=120)
+        link = next(m["text"] for m in got if "over Telegram's 50 MB limit" in str(m.get("text", "")))
+        assert "https://moodmix.example/jobs/" in link and "/result?token=" in link
+        assert not any("audio" in m for m in got)
+        job_id = link.split("/jobs/", 1)[1].split("/", 1)[0]
+        assert list((bot_settings.jobs_dir / job_id).glob("result.*"))  # kept for the link, until the job expires
+        assert token.split(":")[1] not in small.text()
+    finally:
+        small.stop()
