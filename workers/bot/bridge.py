@@ -134,9 +134,21 @@ class Bridge:
 
     # ---- tasks of workers.bot.tasks ------------------------------------------------------------------------
     def scratch(self) -> Path:
+        self.sweep_scratch()
         d = self.settings.jobs_dir / "bot-files" / secrets.token_hex(12)
         d.mkdir(parents=True, exist_ok=True)
         return d
+
+    def sweep_scratch(self, max_age_s: float = 3600.0) -> None:
+        """Remove /emo folders older than ``max_age_s`` (left by a worker that answered after the bot gave up)."""
+        root = self.settings.jobs_dir / "bot-files"
+        now = time.time()
+        for d in root.iterdir() if root.is_dir() else ():
+            try:
+                if now - d.stat().st_mtime > max_age_s:
+                    shutil.rmtree(d, ignore_errors=True)
+            except OSError:
+                continue
 
     def _call(self, name: str, args: list[Any], timeout_s: float) -> dict[str, Any]:
         from workers.celery_app import client_app
@@ -150,7 +162,11 @@ class Bridge:
 
     def emo(self, text: str, *, mood: str | None, excerpt_s: float, timeout_s: float) -> dict[str, Any]:
         out_dir = self.scratch()
-        result = self._call("moodmix.bot_emo", [text, str(out_dir), mood, 3, excerpt_s], timeout_s)
+        try:
+            result = self._call("moodmix.bot_emo", [text, str(out_dir), mood, 3, excerpt_s], timeout_s)
+        except BaseException:
+            shutil.rmtree(out_dir, ignore_errors=True)  # a worker answering later leaves files: see sweep_scratch
+            raise
         result["dir"] = str(out_dir)
         return result
 
