@@ -17,7 +17,7 @@ def batch(
     indir: Path = typer.Argument(..., help="Folder with the voice tracks and videos.", file_okay=False),
     outdir: Path = typer.Option(..., "-o", "--output", help="Folder for the mixes and their reports."),
     jobs: int = typer.Option(0, "--jobs", "-j", min=0, help="Files at once; 0: one per CPU core (local)."),
-    queue: bool = typer.Option(False, "--queue", help="Send the files to the Celery workers instead."),
+    queue: bool = typer.Option(False, "--queue", metavar="", help="Send the files to the Celery workers instead."),
     preset: str | None = typer.Option(None, "--preset", help="podcast | vlog | clear"),
     mood: str | None = typer.Option(None, "--mood", help="Override the detected mood for every file."),
     target_lufs: float | None = typer.Option(None, "--target-lufs", help="Loudness target, LUFS."),
@@ -26,9 +26,9 @@ def batch(
     database: str | None = typer.Option(None, "--database",
                                         help="SQLAlchemy URL of the catalog (default: MOODMIX_DATABASE_URL, "
                                              "else a SQLite file under MOODMIX_HOME)."),
-    emotion: bool = typer.Option(True, "--emotion/--no-emotion", help="Analyse each voice's emotion (off: "
+    emotion: bool = typer.Option(True, "--emotion/--no-emotion", metavar="", help="Analyse each voice's emotion (off: "
                                  "faster, the music follows --mood or stays neutral)."),
-    json_out: bool = typer.Option(False, "--json", help="Print one JSON object per file instead of a table."),
+    json_out: bool = typer.Option(False, "--json", metavar="", help="Print one JSON object per file instead of a table."),
 ) -> None:
     """Mix every voice/video file in INDIR into OUTDIR (resumable; bad files are listed, not fatal)."""
     from rich.console import Console

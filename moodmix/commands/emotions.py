@@ -98,7 +98,7 @@ def emotions(
                                         show_default=False),
     text: list[str] = typer.Option(None, "--text", help="Judge this text (repeatable).", show_default=False),
     text_file: Path | None = typer.Option(None, "--text-file", help="Judge each line of this UTF-8 file."),
-    as_json: bool = typer.Option(False, "--json", help="One JSON object per input (JSON Lines), in order."),
+    as_json: bool = typer.Option(False, "--json", metavar="", help="One JSON object per input (JSON Lines), in order."),
     plot: Path | None = typer.Option(None, "--plot", help="Draw the dashboard to this PNG (several inputs: "
                                                           "FILE.1.png, FILE.2.png, ...)."),
     voice_model: str | None = typer.Option(None, "--voice-model", help="'default', 'none', a transformers "

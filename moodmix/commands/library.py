@@ -67,15 +67,15 @@ def register(app: typer.Typer) -> None:
     def add(
         paths: list[Path] = typer.Argument(..., help="Music files or folders (searched recursively)."),
         instrumental: bool = typer.Option(
-            False, "--instrumental", help="Also make an instrumental of each track (vocals/accompaniment "
+            False, "--instrumental", metavar="", help="Also make an instrumental of each track (vocals/accompaniment "
             "separation, Spleeter 2 stems) under MOODMIX_HOME/derived, added as a derived track; the originals "
             "are only read."),
         auto_instrumental: bool = typer.Option(
-            False, "--auto-instrumental", help="Make instrumentals only of the tracks whose measured vocal "
+            False, "--auto-instrumental", metavar="", help="Make instrumentals only of the tracks whose measured vocal "
             "presence is above the selection's threshold (those that selection would skip)."),
         tag: list[str] = typer.Option([], "--tag", help="Extra tag(s) for every added track."),
         jobs: int | None = typer.Option(None, "--jobs", "-j", help="Analysis processes (default: up to 4)."),
-        json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+        json_out: bool = typer.Option(False, "--json", metavar="", help="Print the summary as JSON."),
         database: str | None = DatabaseOpt,
     ) -> None:
         """Analyse and add music files (only new or changed files are analysed)."""
@@ -120,7 +120,7 @@ def register(app: typer.Typer) -> None:
 
     @lib.command("list")
     def list_(
-        json_out: bool = typer.Option(False, "--json", help="One JSON object per track (JSON Lines)."),
+        json_out: bool = typer.Option(False, "--json", metavar="", help="One JSON object per track (JSON Lines)."),
         database: str | None = DatabaseOpt,
     ) -> None:
         """List the tracks."""
@@ -132,27 +132,29 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        table = Table(title=f"{len(tracks)} tracks (E energy, D danceability, A acousticness, V valence; "
-                            "mc/ec music/emotion cluster; from: the original of a derived instrumental; "
-                            "SA: share-alike licence)")
-        table.add_column("id", no_wrap=True, min_width=12)
-        table.add_column("title", overflow="fold", max_width=28)
-        for name in ("s", "tags", "bpm", "key", "E", "D", "A", "V", "vocal", "mc", "ec", "from"):
-            table.add_column(name, no_wrap=name not in ("tags",))
-        table.add_column("artist, licence", overflow="fold", max_width=30)
+        from rich import box
+
+        from library.select import describe_track
+
+        # readable at 80 columns: title first, then what a creator chooses by; every number is in --json / show
+        table = Table(title=f"{len(tracks)} tracks (`library show ID` or --json for every measured value)",
+                      box=box.SIMPLE_HEAD, pad_edge=False)
+        table.add_column("title", overflow="fold", max_width=24, ratio=3)
+        table.add_column("sound", overflow="fold", max_width=22, ratio=3)
+        table.add_column("min", justify="right", no_wrap=True)
+        table.add_column("credit", overflow="ellipsis", max_width=18, ratio=2)
+        table.add_column("id", no_wrap=True, style="dim")
         for t in tracks:
-            f = t.features
-            key = f"{t.key}{'' if f.get('mode', 1) else 'm'}" if t.key else "-"
-            table.add_row(t.id, t.title, f"{t.duration_s:.0f}", ",".join(t.tags), _fmt(f.get("tempo"), 0), key,
-                          _fmt(f.get("energy")), _fmt(f.get("danceability")), _fmt(f.get("acousticness")),
-                          _fmt(f.get("valence")), _fmt(t.vocal), _fmt(t.music_cluster), _fmt(t.emotion_cluster),
-                          t.derived_from or "", _credit_cell(t))
+            sound = describe_track(t) if t.features else "not analysed"
+            if t.derived_from:
+                sound += f" (instrumental of {t.derived_from})"
+            table.add_row(t.title, sound, f"{t.duration_s / 60:.1f}", _credit_cell(t), t.id)
         Console().print(table)
 
     @lib.command("show")
     def show(
         track_id: str = typer.Argument(..., help="Track id (or a unique prefix)."),
-        json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+        json_out: bool = typer.Option(False, "--json", metavar="", help="Print JSON."),
         database: str | None = DatabaseOpt,
     ) -> None:
         """Show one track's analysis."""
@@ -181,7 +183,7 @@ def register(app: typer.Typer) -> None:
         source: str | None = typer.Option(None, "--source", help="Where it came from (a URL)."),
         title: str | None = typer.Option(None, "--title", help="The title to show (default: the current one)."),
         share_alike: bool | None = typer.Option(None, "--share-alike/--no-share-alike",
-                                                help="The licence is share-alike (default: from the licence name)."),
+                                                metavar="", help="The licence is share-alike (default: from the licence name)."),
         database: str | None = DatabaseOpt,
     ) -> None:
         """Set the credit of one of your tracks (shown wherever the track is: summary, report, web page)."""
@@ -219,7 +221,7 @@ def register(app: typer.Typer) -> None:
     @lib.command("stats")
     def stats(
         plot: Path | None = typer.Option(None, "--plot", help="Draw the library on its mood plane to this PNG (and the reference clusters beside it)."),
-        json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+        json_out: bool = typer.Option(False, "--json", metavar="", help="Print JSON."),
         database: str | None = DatabaseOpt,
     ) -> None:
         """Counts and the table of cluster means (reference corpus and this library)."""
@@ -253,7 +255,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"\nwrote {st['plot']} (the mood plane) and {st['plot_clusters']} (the reference clusters)")
 
     @lib.command("packs")
-    def packs(json_out: bool = typer.Option(False, "--json", help="One JSON object per pack (JSON Lines).")) -> None:
+    def packs(json_out: bool = typer.Option(False, "--json", metavar="", help="One JSON object per pack (JSON Lines).")) -> None:
         """List the music packs that `add-pack` can add: licences, tracks, minutes, share-alike, installed."""
         from library.packs import default_packs_dir, list_packs
 
@@ -281,12 +283,12 @@ def register(app: typer.Typer) -> None:
     @lib.command("add-pack")
     def add_pack_cmd(
         name: str = typer.Argument(..., help="A pack from `moodmix library packs`, e.g. free, naev, ufoai."),
-        share_alike: bool = typer.Option(False, "--share-alike", help="Also add the pack's share-alike "
+        share_alike: bool = typer.Option(False, "--share-alike", metavar="", help="Also add the pack's share-alike "
                                          "(CC-BY-SA) tracks; a mix using one must carry the same licence."),
         from_: list[Path] = typer.Option([], "--from", help="A .deb file, or a folder holding the package's "
                                          "files (e.g. from `dpkg-deb -x`), used instead of apt-get."),
         jobs: int | None = typer.Option(None, "--jobs", "-j", help="Analysis processes (default: up to 4)."),
-        json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+        json_out: bool = typer.Option(False, "--json", metavar="", help="Print the summary as JSON."),
         database: str | None = DatabaseOpt,
     ) -> None:
         """Fetch a pack of credited free music (Debian packages, via apt-get) and add it to the catalog.

@@ -76,8 +76,10 @@ def mix(
                                                                     "the preset)."),
     stems: Path | None = typer.Option(None, "--stems", help="Write DIR/voice.wav and DIR/music.wav."),
     report: Path | None = typer.Option(None, "--report", help="Write the JSON report here."),
-    follow_mood: bool = typer.Option(False, "--follow-mood", help="Let the music follow mood changes."),
-    separate: bool = typer.Option(False, "--separate", help="Isolate the voice from its background first."),
+    follow_mood: bool = typer.Option(False, "--follow-mood/--no-follow-mood",
+                                     metavar="", help="Let the music follow mood changes."),
+    separate: bool = typer.Option(False, "--separate/--no-separate",
+                                  metavar="", help="Isolate the voice from its background first."),
     keep_ambience: float | None = typer.Option(None, "--keep-ambience",
                                                   help="With --separate: keep the original background this many "
                                                        "dB down."),
@@ -85,8 +87,11 @@ def mix(
     seed: int | None = typer.Option(None, "--seed", help="Seed for the track choice among equals."),
     intro: float = typer.Option(2.0, "--intro", help="Audio input: seconds of music before the voice starts."),
     outro: float = typer.Option(2.0, "--outro", help="Audio input: seconds of music after the voice ends."),
-    no_emotion: bool = typer.Option(False, "--no-emotion", help="Skip the emotion pass (faster)."),
-    analyse_emotion: bool = typer.Option(False, "--analyse-emotion",
+    emotion_flag: bool | None = typer.Option(
+        None, "--emotion/--no-emotion",
+        metavar="", help="Hear the mood. Default: yes, except with --music; --emotion hears it with --music too (the report "
+             "gets the emotion section); --no-emotion skips it (faster)."),
+    analyse_emotion: bool = typer.Option(False, "--analyse-emotion", metavar="", hidden=True,
                                          help="With --music: hear the mood anyway (the report gets the emotion "
                                               "section; by default a given track needs no emotion pass)."),
     database: str | None = typer.Option(None, "--database",
@@ -101,6 +106,8 @@ def mix(
     from moodmix.pipeline import mix_file
 
     # option errors are MoodmixErrors: one line and exit 1 through moodmix.cli.main
+    no_emotion = emotion_flag is False
+    analyse_emotion = analyse_emotion or emotion_flag is True
     if preset not in PRESETS:
         raise MoodmixError(f"--preset '{preset}' is not a preset; use one of {', '.join(PRESETS)}")
     if leveller not in LEVELLERS:

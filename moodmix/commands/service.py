@@ -34,7 +34,7 @@ def worker(
     ),
     loglevel: str = typer.Option("info", "--loglevel", "-l", help="Celery log level."),
     hostname: str = typer.Option("", "--hostname", "-n", help="Worker name (default moodmix@<host>)."),
-    beat: bool = typer.Option(False, "--beat", "-B", help="Also run the periodic cleanup (one worker only)."),
+    beat: bool = typer.Option(False, "--beat", "-B", metavar="", help="Also run the periodic cleanup (one worker only)."),
 ) -> None:
     """Run a Celery worker that takes mix jobs from the queue (models load once per pool process)."""
     from workers.celery_app import app as celery_app

@@ -92,11 +92,11 @@ def suggest(
     text: str | None = typer.Option(None, "--text", help="Suggest music for this text instead."),
     text_file: Path | None = typer.Option(None, "--text-file", help="One text per line."),
     n: int = typer.Option(5, "-n", help="How many suggestions per input."),
-    as_json: bool = typer.Option(False, "--json", help="JSON Lines: one object per input."),
+    as_json: bool = typer.Option(False, "--json", metavar="", help="JSON Lines: one object per input."),
     library: str | None = typer.Option(None, "--library", help="Catalog name/URL or a folder of music."),
     mood: str | None = typer.Option(None, "--mood", help="Target this mood instead of the detected one."),
     seed: int | None = typer.Option(None, "--seed", help="Seed for the order among near-equal tracks."),
-    allow_vocals: bool = typer.Option(False, "--allow-vocals", help="Also suggest tracks with vocals."),
+    allow_vocals: bool = typer.Option(False, "--allow-vocals", metavar="", help="Also suggest tracks with vocals."),
     database: str | None = typer.Option(None, "--database",
                                         help="SQLAlchemy URL of the catalog (default: MOODMIX_DATABASE_URL, "
                                              "else a SQLite file under MOODMIX_HOME)."),

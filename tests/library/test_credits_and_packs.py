@@ -162,7 +162,7 @@ def test_mix_report_and_summary_carry_the_credit(tmp_path: Path, monkeypatch: py
     assert ex.value.code in (0, None)
     err = capsys.readouterr().err
     want = "'calm_acoustic_1' from immich-memories-music, MIT"
-    assert f"music {want}" in err.splitlines()[0]
+    assert f" · {want} · " in err.splitlines()[0]
     music = json.loads((tmp_path / "r.json").read_text())["music"]
     assert (music["credit"], music["licence"], music["track"]) == (want, "MIT", track.id)
     assert music["title"] == "calm_acoustic_1" and "rule" in music and "reasons" in music  # keys kept
