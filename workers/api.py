@@ -137,8 +137,9 @@ class JobStatus(BaseModel):
 
 class RemixRequest(BaseModel):
     model_config = {"extra": "forbid"}
-    track: str = Field(min_length=1, max_length=200,
-                       description="A catalog id, from GET /jobs/{id}/alternatives or GET /library")
+    track: str | None = Field(None, min_length=1, max_length=200,
+                              description="A catalog id, from GET /jobs/{id}/alternatives or GET /library, or "
+                                          "own-music (the job's uploaded music); default: the track in use")
     music_db: float = Field(0.0, ge=MUSIC_DB_RANGE[0], le=MUSIC_DB_RANGE[1],
                             description="The music relative to the preset's level, dB (-6: 6 dB softer)")
     preset: str | None = Field(None, pattern="^(podcast|vlog|clear)$")

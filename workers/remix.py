@@ -24,6 +24,7 @@ import os
 import secrets
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -117,6 +118,11 @@ def versions(store: JobStore, job_id: str, rec: dict[str, Any] | None = None) ->
         else:
             stage = str(rec.get(f"v{n}_stage") or "queued")
             entry.update(state="queued" if stage == "queued" else "running", stage=stage)
+            at = float(rec.get(f"v{n}_at") or 0.0)
+            if stage != "queued" and at and time.time() - at > store.settings.heartbeat_timeout_s \
+                    and not store.redis.exists(f"{_CLAIM}{job_id}:{n}"):
+                entry.update(state="failed", stage="failed",
+                             error="the worker mixing it was lost; ask for this re-mix again")
         out.append(entry)
     return out
 
@@ -131,7 +137,7 @@ def queue_remix(
     store: JobStore,
     job_id: str,
     *,
-    track: str,
+    track: str | None = None,
     music_db: float = 0.0,
     preset: str | None = None,
     target_lufs: float | None = None,
@@ -141,8 +147,12 @@ def queue_remix(
 ) -> int:
     """Validate a re-mix of done job ``job_id`` and queue it; the new version's number.
 
-    ``track`` is a catalog id; ``track_title(id)`` returns its title, or None when the catalog has no such id
-    (default: look it up in the default catalog). The caller has checked the job's token.
+    ``track`` is a catalog id (or :data:`OWN_MUSIC`); None keeps the track of the newest done version (a new
+    level only). ``track_title(id)`` returns a track's title, or None when the catalog has no such id (default:
+    look it up in the default catalog). The caller has checked the job's token.
+
+    From Python (the Telegram bot): ``queue_remix(JobStore(get_settings()), job_id, track=..., music_db=-6)``;
+    then follow :func:`versions` until the version is done and read :func:`result_path`.
 
     Raises
     ------
@@ -175,6 +185,9 @@ def queue_remix(
         raise RemixRejected(422, f"format must be one of {', '.join(OUTPUT_FORMATS)}, got {fmt[:20]!r}")
     if fmt in VIDEO_FORMATS and not manifest.get("has_video"):
         raise RemixRejected(422, f"format {fmt} is a video container but the upload has no video")
+    if track is None:  # the same music, another level: the track of the newest done version
+        newest = latest_done(versions(store, job_id, rec)) or 1
+        track = str(((read_json(report_path(files, newest)) or {}).get("music") or {}).get("track") or "")
     track = str(track or "").strip()
     if not track or len(track) > 200:
         raise RemixRejected(422, "track must be a catalog id (from GET /jobs/{id}/alternatives or GET /library)")
@@ -192,6 +205,9 @@ def queue_remix(
                             "to start over")
     # the version number: taken atomically (several requests at once each get their own)
     n = int(store.redis.hincrby(store.key(job_id), "remixes", 1))
+    if n < _count(files):  # Redis lost the count (a restart): the versions on disk say how many there were
+        n = _count(files)
+        store.redis.hset(store.key(job_id), "remixes", n)
     if n > MAX_REMIXES:
         raise RemixRejected(409, f"this job has had its {MAX_REMIXES} re-mixes; upload it again to start over")
     version = n + 1
@@ -199,7 +215,7 @@ def queue_remix(
                "target_lufs": None if target_lufs is None else float(target_lufs), "format": fmt,
                "created_at": time.time()}
     atomic_write_json(request_path(files, version), request)
-    store.update(job_id, **{f"v{version}_stage": "queued"})
+    store.update(job_id, **{f"v{version}_stage": "queued", f"v{version}_at": f"{time.time():.3f}"})
     if enqueue:
         from workers.celery_app import client_app
 
@@ -246,8 +262,22 @@ def run_remix(job_id: str, version: int, *, settings: Settings, store: JobStore 
     if report_path(files, version).exists() or error_path(files, version).exists():
         return {"id": job_id, "version": version, "state": "done", "redelivered": True}
     run_id = secrets.token_hex(6)
-    if not store.redis.set(f"{_CLAIM}{job_id}:{version}", run_id, nx=True, ex=settings.hard_time_limit_s):
+    claim = f"{_CLAIM}{job_id}:{version}"
+    ttl = max(1, int(settings.heartbeat_timeout_s))
+    if not store.redis.set(claim, run_id, nx=True, ex=ttl):
         return {"id": job_id, "version": version, "state": "running", "duplicate": True}
+    stop = threading.Event()
+
+    def beat() -> None:  # while this run lives, its claim does (a redelivery after its death may take over)
+        while not stop.wait(settings.heartbeat_interval_s):
+            try:
+                store.redis.set(claim, run_id, ex=ttl)
+                store.update(job_id, **{f"v{version}_at": f"{time.time():.3f}"})
+            except Exception as exc:  # noqa: BLE001 - a missed beat is logged, the run goes on
+                log.warning("job %s v%d: heartbeat failed: %s", job_id, version, exc)
+
+    beater = threading.Thread(target=beat, name=f"remix-beat-{job_id[:8]}", daemon=True)
+    beater.start()
     fmt = str(req.get("format") or manifest["format"])
     work = files.root / f"result.v{version}.partial-{run_id}.{fmt}"
     tmp = files.root / f"tmp-v{version}"
@@ -256,7 +286,7 @@ def run_remix(job_id: str, version: int, *, settings: Settings, store: JobStore 
     tempfile.tempdir, os.environ["TMPDIR"] = str(tmp), str(tmp)
 
     def progress(stage: str, _fraction: float) -> None:
-        store.update(job_id, **{f"v{version}_stage": stage})
+        store.update(job_id, **{f"v{version}_stage": stage, f"v{version}_at": f"{time.time():.3f}"})
 
     try:
         js = job_settings(manifest).with_(
@@ -286,7 +316,8 @@ def run_remix(job_id: str, version: int, *, settings: Settings, store: JobStore 
         else:
             os.environ["TMPDIR"] = old_env
         shutil.rmtree(tmp, ignore_errors=True)
-        store.redis.delete(f"{_CLAIM}{job_id}:{version}")
+        stop.set()
+        store.redis.delete(claim)
     if not files.exists():
         work.unlink(missing_ok=True)
         return {"id": job_id, "version": version, "state": "deleted"}

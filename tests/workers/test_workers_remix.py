@@ -124,6 +124,15 @@ def test_remix_bounds(client: Any, svc_settings: Any, media_dir: Path) -> None:
         r = client.post(url, json=body, headers=h)
         assert r.status_code == status, (body, r.text)
         assert words in r.text and str(svc_settings.home) not in r.text
+    # no track: the track in use, another level (queued only: no worker here)
+    from workers.remix import queue_remix, versions
+
+    v = queue_remix(store, job["id"], music_db=-3, track_title=lambda t: t, enqueue=False)
+    assert v == 2 and versions(store, job["id"])[1]["track"] == "a"
+    # a version whose worker died (no claim, no beat for longer than the timeout) reads as failed, saying so
+    store.update(job["id"], v2_stage="mix", v2_at=f"{time.time() - svc_settings.heartbeat_timeout_s - 5:.3f}")
+    lost = client.get(f"/jobs/{job['id']}", headers=h).json()["versions"][1]
+    assert lost["state"] == "failed" and "ask for this re-mix again" in lost["error"]
     store.redis.hset(store.key(job["id"]), "remixes", 20)
     r = client.post(url, json={"track": known}, headers=h)
     assert r.status_code == 409 and "20 re-mixes" in r.json()["detail"]
