@@ -204,3 +204,16 @@ def test_summary_line_names_the_mood_the_track_and_its_credit(capsys, voice_file
     assert "immich-memories-music, MIT" in line and "LUFS" in line
     for jargon in ("intersection", "music_cluster", "emotion_cluster", "nearest", "forced"):
         assert jargon not in line, line
+
+
+def test_help_shows_on_off_flags_without_a_bool_value(capsys) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    os.environ.setdefault("COLUMNS", "120")
+    with pytest.raises(SystemExit):
+        main(["mix", "--help"])
+    out = capsys.readouterr().out
+    for on, off in (("--follow-mood", "--no-follow-mood"), ("--separate", "--no-separate"),
+                    ("--emotion", "--no-emotion")):
+        assert on in out and off in out, on
+        assert not any(off in line and "<bool>" in line for line in out.splitlines()), on
