@@ -21,7 +21,6 @@ import shutil
 import time
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot, Dispatcher, F, Router
@@ -257,32 +256,40 @@ class BotApp:
 
     # ---- /emo ------------------------------------------------------------------------------------------------
     async def emo(self, message: Message, text: str) -> None:
+        """The reading and the tracks as text first; then the panel and the excerpts (a second worker task)."""
         p, lang = await self._prefs(message.from_user)
         wait = await message.answer(say(lang, "emo_wait"))
         try:
             result = await asyncio.to_thread(self.bridge.emo, text[:4000], mood=p.mood or None,
-                                             excerpt_s=self.cfg.excerpt_s, timeout_s=self.cfg.emo_timeout_s)
+                                             timeout_s=self.cfg.emo_timeout_s)
         except Exception as exc:  # noqa: BLE001 - no worker, Redis down, a timeout
             log.warning("/emo: the workers did not answer (%s)", type(exc).__name__)
             await self._edit(wait, say(lang, "no_workers" if "Timeout" not in type(exc).__name__ else "timeout"))
             return
-        folder = Path(result["dir"])
+        if result.get("error"):
+            key = "emo_not_english" if result.get("kind") == "language" else None
+            await self._edit(wait, say(lang, key) if key else say(lang, "bad_input", error=result["error"]))
+            return
+        await self._edit(wait, self._emo_text(lang, result))
         try:
-            if result.get("error"):
-                key = "emo_not_english" if result.get("kind") == "language" else None
-                await self._edit(wait, say(lang, key) if key else say(lang, "bad_input", error=result["error"]))
-                return
-            await self._edit(wait, self._emo_text(lang, result))
-            if result.get("picture"):
-                await message.answer_photo(FSInputFile(result["picture"]))
-            for i, t in enumerate(result.get("tracks") or [], 1):
-                if t.get("excerpt"):
-                    await message.answer_audio(FSInputFile(t["excerpt"], filename=f"{i}. {t.get('title')}.mp3"),
+            media = await asyncio.to_thread(self.bridge.emo_media, result, excerpt_s=self.cfg.excerpt_s,
+                                            timeout_s=self.cfg.emo_timeout_s)
+        except Exception as exc:  # noqa: BLE001 - the words went out; pictures and sound are extras
+            log.warning("/emo: no panel or excerpts (%s)", type(exc).__name__)
+            return
+        try:
+            if media.get("picture"):
+                await message.answer_photo(FSInputFile(media["picture"]))
+            tracks = result.get("tracks") or []
+            for i, (t, excerpt) in enumerate(zip(tracks, media.get("excerpts") or [], strict=False), 1):
+                if excerpt:
+                    await message.answer_audio(FSInputFile(excerpt, filename=f"{i}. {t.get('title')}.mp3"),
                                                title=str(t.get("title") or "")[:64],
                                                performer=say(lang, "excerpt"),
                                                caption=f"{i}. {t.get('title')}"[:1000])
         finally:
-            shutil.rmtree(folder, ignore_errors=True)
+            if media.get("dir"):
+                shutil.rmtree(media["dir"], ignore_errors=True)
 
     def _emo_text(self, lang: str, result: dict[str, Any]) -> str:
         lines = [say(lang, "emo_reading", reading=reading(lang, result["emotion"])), "", say(lang, "emo_tracks")]

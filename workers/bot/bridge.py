@@ -160,10 +160,16 @@ class Bridge:
             res.forget()
         return out if isinstance(out, dict) else {"error": "the worker gave no answer"}
 
-    def emo(self, text: str, *, mood: str | None, excerpt_s: float, timeout_s: float) -> dict[str, Any]:
+    def emo(self, text: str, *, mood: str | None, timeout_s: float) -> dict[str, Any]:
+        """A text's emotion and three tracks (no files)."""
+        return self._call("moodmix.bot_emo", [text, mood, 3], timeout_s)
+
+    def emo_media(self, answer: dict[str, Any], *, excerpt_s: float, timeout_s: float) -> dict[str, Any]:
+        """The panel and the excerpts of :meth:`emo`'s answer, in a fresh folder (``"dir"``) the caller removes."""
         out_dir = self.scratch()
         try:
-            result = self._call("moodmix.bot_emo", [text, str(out_dir), mood, 3, excerpt_s], timeout_s)
+            result = self._call("moodmix.bot_emo_media", [answer["emotion"], answer["tracks"], str(out_dir),
+                                                          excerpt_s], timeout_s)
         except BaseException:
             shutil.rmtree(out_dir, ignore_errors=True)  # a worker answering later leaves files: see sweep_scratch
             raise

@@ -1,5 +1,6 @@
-"""The worker side of the bot: ``moodmix.bot_emo`` (a text's mood, three tracks, the panel, excerpts) and
-``moodmix.bot_panel`` (the emotions panel of a finished job). Thin adapters over library calls; arguments are
+"""The worker side of the bot: ``moodmix.bot_emo`` (a text's mood and three tracks), ``moodmix.bot_emo_media``
+(its panel and the tracks' excerpts; a task of its own so the words go out first) and ``moodmix.bot_panel`` (the
+emotions panel of a finished job). Thin adapters over library calls; arguments are
 strings and paths, answers JSON; files go to a folder the bot names under the jobs directory and removes after
 its reply.
 
@@ -16,7 +17,7 @@ from typing import Any
 from workers.celery_app import app
 from workers.storage import read_json
 
-__all__ = ["analysis_from_report", "bot_emo", "bot_panel", "emo_text"]
+__all__ = ["analysis_from_report", "bot_emo", "bot_emo_media", "bot_panel", "emo_media", "emo_text", "panel"]
 
 log = logging.getLogger("moodmix.worker.bot")
 
@@ -33,13 +34,11 @@ def _excerpt(src: str, dst: Path, *, duration_s: float, excerpt_s: float) -> Pat
     return dst
 
 
-def emo_text(text: str, out_dir: Path, *, mood: str | None = None, n: int = 3,
-             excerpt_s: float = 15.0) -> dict[str, Any]:
-    """Text → emotion (the text model) → ``n`` tracks (:func:`library.select.choose_tracks`) → the dashboard
-    the CLI draws (``emotions --plot``) and an excerpt of each track. A bad input gives ``{"error": ...}``."""
+def emo_text(text: str, *, mood: str | None = None, n: int = 3) -> dict[str, Any]:
+    """Text → emotion (the text model) → ``n`` tracks (:func:`library.select.choose_tracks`), each with its
+    reasons and credit (and its path and duration, for :func:`emo_media`). A bad input gives ``{"error": ...}``."""
     from library.select import choose_tracks
     from models.api import analyse_text, check_text_language
-    from models.dashboard import plot_dashboard
     from moodmix.errors import MoodmixError, UnsupportedLanguageError
     from moodmix.pipeline import catalog_for
     from moodmix.settings import emotion_settings_from_env, env_setting
@@ -55,38 +54,56 @@ def emo_text(text: str, out_dir: Path, *, mood: str | None = None, n: int = 3,
         choices = choose_tracks(est, library=catalog, mood=mood or None, n=n, source="text")
     except MoodmixError as exc:
         return {"error": str(exc), "kind": "input"}
+    tracks = []
+    for c in choices:
+        d = c.to_dict()
+        tracks.append({**{k: d.get(k) for k in ("track", "title", "reasons", "credit", "licence", "path")},
+                       "duration_s": float(c.track.duration_s or 0.0)})
+    return {"emotion": est.to_dict(), "tracks": tracks}
+
+
+def emo_media(emotion: dict[str, Any], tracks: list[dict[str, Any]], out_dir: Path, *,
+              excerpt_s: float = 15.0) -> dict[str, Any]:
+    """The dashboard the CLI draws for a text (``emotions --plot``) and an excerpt of each track of
+    :func:`emo_text`'s answer, in ``out_dir``."""
+    from models.dashboard import plot_dashboard
+    from moodmix.errors import MoodmixError
+
+    est = _estimate(emotion)
+    if est is None:
+        return {"error": "no emotion to draw"}
     out_dir.mkdir(parents=True, exist_ok=True)
     picture = plot_dashboard(est, out_dir / "emotions.png", title="")
-    tracks = []
-    for i, c in enumerate(choices):
-        d = c.to_dict()
-        item = {k: d.get(k) for k in ("track", "title", "reasons", "credit", "licence")}
+    excerpts: list[str | None] = []
+    for i, t in enumerate(tracks):
         try:
-            item["excerpt"] = str(_excerpt(c.track.path, out_dir / f"track{i + 1}.mp3",
-                                           duration_s=float(c.track.duration_s or 0.0), excerpt_s=excerpt_s))
-        except MoodmixError as exc:  # a track that cannot be cut still comes with its words
-            log.warning("no excerpt of track %s: %s", c.track.id, exc)
-            item["excerpt"] = None
-        tracks.append(item)
-    return {"emotion": est.to_dict(), "picture": str(picture), "tracks": tracks}
+            excerpts.append(str(_excerpt(str(t["path"]), out_dir / f"track{i + 1}.mp3",
+                                         duration_s=float(t.get("duration_s") or 0.0), excerpt_s=excerpt_s)))
+        except (MoodmixError, KeyError) as exc:  # a track that cannot be cut still comes with its words
+            log.warning("no excerpt of track %s: %s", t.get("track"), exc)
+            excerpts.append(None)
+    return {"picture": str(picture), "excerpts": excerpts}
+
+
+def _estimate(d: dict[str, Any] | None) -> Any:
+    from models.types import LABELS, EmotionEstimate
+
+    if not d or "labels" not in d:
+        return None
+    return EmotionEstimate({k: float(d["labels"].get(k, 0.0)) for k in LABELS}, float(d.get("valence", 0)),
+                           float(d.get("arousal", 0)), float(d.get("confidence", 0)),
+                           neutral=bool(d.get("neutral", False)))
 
 
 def analysis_from_report(emotion: dict[str, Any]) -> Any:
     """The :class:`~models.types.EmotionAnalysis` a report's ``emotion`` section was written from."""
-    from models.types import LABELS, EmotionAnalysis, EmotionEstimate, TimedEmotion
+    from models.types import EmotionAnalysis, TimedEmotion
 
-    def est(d: dict[str, Any] | None) -> EmotionEstimate | None:
-        if not d or "labels" not in d:
-            return None
-        return EmotionEstimate({k: float(d["labels"].get(k, 0.0)) for k in LABELS}, float(d.get("valence", 0)),
-                               float(d.get("arousal", 0)), float(d.get("confidence", 0)),
-                               neutral=bool(d.get("neutral", False)))
-
-    overall = est(emotion)
+    overall = _estimate(emotion)
     assert overall is not None
-    timeline = tuple(TimedEmotion(float(t["start"]), float(t["end"]), est(t) or overall, str(t.get("text", "")))
-                     for t in emotion.get("timeline") or [])
-    sources = {k: est(v) for k, v in (emotion.get("sources") or {}).items()}
+    timeline = tuple(TimedEmotion(float(t["start"]), float(t["end"]), _estimate(t) or overall,
+                                  str(t.get("text", ""))) for t in emotion.get("timeline") or [])
+    sources = {k: _estimate(v) for k, v in (emotion.get("sources") or {}).items()}
     return EmotionAnalysis(overall=overall, sources=sources, transcript=str(emotion.get("transcript") or ""),
                            timeline=timeline, language=str(emotion.get("language") or ""),
                            translation=str(emotion.get("translation") or ""))
@@ -105,8 +122,14 @@ def panel(report_path: Path, out_png: Path) -> dict[str, Any]:
 
 
 @app.task(name="moodmix.bot_emo", acks_late=True)  # type: ignore[untyped-decorator]
-def bot_emo(text: str, out_dir: str, mood: str | None = None, n: int = 3, excerpt_s: float = 15.0) -> dict[str, Any]:
-    return emo_text(text, Path(out_dir), mood=mood, n=n, excerpt_s=excerpt_s)
+def bot_emo(text: str, mood: str | None = None, n: int = 3) -> dict[str, Any]:
+    return emo_text(text, mood=mood, n=n)
+
+
+@app.task(name="moodmix.bot_emo_media", acks_late=True)  # type: ignore[untyped-decorator]
+def bot_emo_media(emotion: dict[str, Any], tracks: list[dict[str, Any]], out_dir: str,
+                  excerpt_s: float = 15.0) -> dict[str, Any]:
+    return emo_media(emotion, tracks, Path(out_dir), excerpt_s=excerpt_s)
 
 
 @app.task(name="moodmix.bot_panel", acks_late=True)  # type: ignore[untyped-decorator]
