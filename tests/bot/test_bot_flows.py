@@ -106,7 +106,7 @@ def test_voice_message_is_mixed_by_the_worker_and_another_track_remixes(emulator
     text = next(m for m in got if "Mixed with" in m.get("text", ""))
     assert text["text"].startswith("Heard: ") and "Music: " in text["text"]
     buttons = [b["callback_data"] for row in text["reply_markup"]["inline_keyboard"] for b in row]
-    assert [b.split(":")[1] for b in buttons] == ["a", "c", "l"]
+    assert [b.rsplit(":", 1)[0] for b in buttons] == ["rm:n", "rm:s", "rm:u", "re:c", "re:l"]
     job_id = buttons[0].split(":")[2]
     job = bot_settings.jobs_dir / job_id
     assert (job / "input").exists() and not list(job.glob("result*")) and not (job / "panel.png").exists()
@@ -115,11 +115,19 @@ def test_voice_message_is_mixed_by_the_worker_and_another_track_remixes(emulator
     assert stages[-1] == "sending" and "mixing" in stages, stages
     assert stages.index("mixing") > stages.index("listening") if "listening" in stages else True
 
+    # Another track and Music softer: re-mixes of the same job (workers.remix: no re-analysis), new versions
     first_title = text["text"].split("Mixed with: ", 1)[1].splitlines()[0]
     chat.press(buttons[0], text["message_id"])
     got = chat.replies(until=lambda m: "Mixed with" in m.get("text", ""), timeout_s=120)
     second = next(m for m in got if "Mixed with" in m.get("text", ""))
     assert second["text"].split("Mixed with: ", 1)[1].splitlines()[0] != first_title
+    assert _sent(emulator, next(m for m in got if "audio" in m), "audio").name.endswith(".m4a")
+    chat.press(buttons[1], second["message_id"])
+    got = chat.replies(until=lambda m: "Mixed with" in m.get("text", ""), timeout_s=120)
+    third = next(m for m in got if "Mixed with" in m.get("text", ""))
+    assert "Music level: -4 dB" in third["text"]
+    assert third["text"].split("Mixed with: ", 1)[1].splitlines()[0] != first_title  # the track of version 2
+    assert not list(job.glob("result*"))  # every version's file went once sent
 
 
 def test_a_corrupt_voice_file_gets_the_pipelines_one_line_error(emulator, bot, worker) -> None:

@@ -48,9 +48,11 @@ __all__ = ["BotApp", "RedactSecret", "build_bot", "run_bot"]
 
 log = logging.getLogger("moodmix.bot")
 
-#: Re-mix buttons: action → (the option change, whether the track in use is avoided). "Music softer/louder"
-#: needs the re-mix path of issue 14 (a music level option), which the workers do not have yet.
-_RERUN = {"a": ({}, True), "c": ({"mood": "calm"}, False), "l": ({"mood": "energetic"}, False)}
+#: Mood buttons: a new job from the kept input with the mood overridden (a mood is heard once per job; the
+#: re-mix path keeps it), so these run the whole pipeline again.
+_RERUN = {"c": ({"mood": "calm"}, False), "l": ({"mood": "energetic"}, False)}
+#: Re-mix buttons (workers.remix: no re-analysis): another track from the job's ranked list, the bed softer/louder.
+_REMIX = {"n": "next", "s": "softer", "u": "louder"}
 
 
 class RedactSecret(logging.Filter):
@@ -178,6 +180,7 @@ class BotApp:
         r.callback_query.register(self.on_lang_button, F.data.startswith("lang:"))
         r.callback_query.register(self.on_settings_button, F.data.startswith("set:"))
         r.callback_query.register(self.on_rerun_button, F.data.startswith("re:"))
+        r.callback_query.register(self.on_remix_button, F.data.startswith("rm:"))
 
     async def on_help(self, message: Message) -> None:
         _, lang = await self._prefs(message.from_user)
@@ -365,10 +368,11 @@ class BotApp:
         t0 = time.monotonic()
         shown = "queued"
         while True:
-            rec = await asyncio.to_thread(self.bridge.record, job.job_id)
+            rec = await asyncio.to_thread(self.bridge.state, job)
             state = (rec or {}).get("state")
             if rec is None or state == "failed":
-                error = (rec or {}).get("error") or self.bridge.error(job.job_id) or say(lang, "internal")
+                error = (rec or {}).get("error") or (self.bridge.error(job.job_id) if job.version == 1 else None) \
+                    or say(lang, "internal")
                 await self._edit(progress, say(lang, "failed", error=error))
                 return
             label = "sending" if state == "done" else stage_label(rec.get("stage"))
@@ -389,16 +393,19 @@ class BotApp:
         """The mix first (what the user waits for), then the panel (drawn by a worker meanwhile), then the text
         with the buttons. The result and the panel are removed once sent; the input stays for the buttons."""
         files = self.bridge.files(job.job_id)
-        report = self.bridge.report(job.job_id) or {}
-        result = files.result(job.format)
-        panel_task = asyncio.ensure_future(asyncio.to_thread(self.bridge.panel, job.job_id,
-                                                             timeout_s=self.cfg.emo_timeout_s))
+        report = self.bridge.report_of(job) or {}
+        result = self.bridge.result_of(job)
+        if job.version == 1:  # a re-mix keeps the mood heard: no new panel
+            panel_task = asyncio.ensure_future(asyncio.to_thread(self.bridge.panel, job.job_id,
+                                                                 timeout_s=self.cfg.emo_timeout_s))
+        else:
+            panel_task = asyncio.ensure_future(asyncio.sleep(0, result=None))
         size = result.stat().st_size if result.exists() else 0
         keep_result = False
         try:
-            name = f"moodmix.{job.format}"
+            name = f"moodmix.{job.format}" if job.version == 1 else f"moodmix.v{job.version}.{job.format}"
             if size > self.cfg.send_max_bytes:
-                if self.cfg.public_url:
+                if self.cfg.public_url and job.token:
                     url = f"{self.cfg.public_url.rstrip('/')}/jobs/{job.job_id}/result?token={job.token}"
                     extra, keep_result = say(lang, "link_hint", url=url), True
                 else:
@@ -437,6 +444,9 @@ class BotApp:
         if music.get("title"):
             lines.append("")
             lines.append(say(lang, "mixed_with", title=music["title"]))
+            level = float((report.get("remix") or {}).get("music_db") or 0.0)
+            if level:
+                lines.append(say(lang, "level", db=level))
             for reason in music.get("reasons") or []:
                 lines.append(f"   {reason}")
             if music.get("credit"):
@@ -445,7 +455,9 @@ class BotApp:
 
     def _rerun_keyboard(self, lang: str, job_id: str) -> InlineKeyboardMarkup:
         return InlineKeyboardMarkup(inline_keyboard=[
-            [InlineKeyboardButton(text=say(lang, "btn_another"), callback_data=f"re:a:{job_id}")],
+            [InlineKeyboardButton(text=say(lang, "btn_another"), callback_data=f"rm:n:{job_id}")],
+            [InlineKeyboardButton(text=say(lang, "btn_softer"), callback_data=f"rm:s:{job_id}"),
+             InlineKeyboardButton(text=say(lang, "btn_louder"), callback_data=f"rm:u:{job_id}")],
             [InlineKeyboardButton(text=say(lang, "btn_calmer"), callback_data=f"re:c:{job_id}"),
              InlineKeyboardButton(text=say(lang, "btn_livelier"), callback_data=f"re:l:{job_id}")],
         ])
@@ -477,6 +489,28 @@ class BotApp:
             return
         progress = await message.answer(say(lang, "queued"))
         await self.follow(message, progress, job, lang, user_id)
+
+    async def on_remix_button(self, query: CallbackQuery) -> None:
+        _, action, job_id = ((query.data or "") + "::").split(":")[:3]
+        user = query.from_user
+        _, lang = await self._prefs(user)
+        await query.answer()
+        if action not in _REMIX or not isinstance(query.message, Message):
+            return
+        message = query.message
+        async with self._slot(message, user.id, lang) as ok:
+            if not ok:
+                return
+            try:
+                job = await asyncio.to_thread(self.bridge.remix, job_id, owner=user.id, action=_REMIX[action])
+            except (LookupError, ValueError):
+                await message.answer(say(lang, "expired"))
+                return
+            except BotInputError as exc:
+                await message.answer(say(lang, "bad_input", error=str(exc)))
+                return
+            progress = await message.answer(say(lang, "queued"))
+            await self.follow(message, progress, job, lang, user.id)
 
     def _report_or_none(self, job_id: str) -> dict[str, Any] | None:
         try:

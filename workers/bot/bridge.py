@@ -25,7 +25,7 @@ from workers.config import Settings
 from workers.jobs import JobStore
 from workers.storage import JobFiles, hash_token, new_job_id, new_token, read_json
 
-__all__ = ["BotInputError", "Bridge", "SubmittedJob", "stage_label"]
+__all__ = ["LEVEL_STEP_DB", "BotInputError", "Bridge", "SubmittedJob", "stage_label"]
 
 
 class BotInputError(Exception):
@@ -39,6 +39,11 @@ class SubmittedJob:
     has_video: bool
     format: str
     duration_s: float
+    version: int = 1  # > 1: a re-mix of the job (workers.remix), kept beside the first result
+
+
+#: The music-level buttons move the bed this many dB (within workers.remix.MUSIC_DB_RANGE).
+LEVEL_STEP_DB = 4.0
 
 
 #: The job's pipeline stages as the progress message names them.
@@ -120,6 +125,77 @@ class Bridge:
 
     def record(self, job_id: str) -> dict[str, Any] | None:
         return self.store.get(job_id)
+
+    def state(self, job: SubmittedJob) -> dict[str, Any] | None:
+        """``{state, stage, error}`` of the job (version 1) or of its re-mix version."""
+        if job.version == 1:
+            return self.store.get(job.job_id)
+        from workers.remix import versions
+
+        rec = self.store.get(job.job_id)
+        if rec is None:
+            return None
+        return next((v for v in versions(self.store, job.job_id, rec) if v["version"] == job.version), None)
+
+    def remix(self, job_id: str, *, owner: int, action: str) -> SubmittedJob:
+        """Queue a re-mix of the user's done job through :func:`workers.remix.queue_remix` (no re-analysis):
+        ``next`` the best track not used yet in this job, ``softer`` / ``louder`` the track in use with the bed
+        :data:`LEVEL_STEP_DB` lower / higher. :class:`LookupError` when the job is gone or not the user's,
+        :class:`BotInputError` with the reason when it cannot be re-mixed (the cap, no track left)."""
+        from workers.remix import (
+            MUSIC_DB_RANGE,
+            RemixRejected,
+            queue_remix,
+            ranked_tracks,
+            report_path,
+            versions,
+        )
+
+        files = self.files(job_id)
+        manifest = read_json(files.manifest)
+        first = self.report(job_id)
+        rec = self.store.get(job_id)
+        if not isinstance(manifest, dict) or manifest.get("owner") != hash_token(f"telegram:{owner}") \
+                or first is None or rec is None or not files.input.exists():
+            raise LookupError(job_id)
+        ranked = ranked_tracks(first)
+        titles = {str(t["track"]): str(t.get("title") or t["track"]) for t in ranked}
+        vers = versions(self.store, job_id, rec)
+        done = [v for v in vers if v["state"] == "done"]
+        newest = read_json(report_path(files, done[-1]["version"])) if done else first
+        level = float(((newest or {}).get("remix") or {}).get("music_db") or 0.0)
+        track: str | None = None
+        music_db = level
+        if action == "next":
+            used = {str(v.get("track")) for v in vers}
+            track = next((t for t in titles if t not in used), None)
+            if track is None:
+                raise BotInputError("no other track left among this mix's alternatives")
+        else:
+            step = -LEVEL_STEP_DB if action == "softer" else LEVEL_STEP_DB
+            music_db = min(MUSIC_DB_RANGE[1], max(MUSIC_DB_RANGE[0], level + step))
+        try:
+            version = queue_remix(self.store, job_id, track=track, music_db=music_db, track_title=titles.get)
+        except RemixRejected as exc:
+            raise BotInputError(exc.message) from None
+        fmt = str(manifest.get("format") or "m4a")
+        return SubmittedJob(job_id, "", bool(manifest.get("has_video")), fmt, float(manifest.get("duration_s") or 0),
+                            version=version)
+
+    def result_of(self, job: SubmittedJob) -> Path:
+        if job.version == 1:
+            return self.files(job.job_id).result(job.format)
+        from workers.remix import result_path
+
+        return result_path(self.files(job.job_id), job.version, job.format)
+
+    def report_of(self, job: SubmittedJob) -> dict[str, Any] | None:
+        if job.version == 1:
+            return self.report(job.job_id)
+        from workers.remix import report_path
+
+        r = read_json(report_path(self.files(job.job_id), job.version))
+        return r if isinstance(r, dict) else None
 
     def files(self, job_id: str) -> JobFiles:
         return JobFiles.of(self.settings.jobs_dir, job_id)
