@@ -151,3 +151,43 @@ def test_page_alternatives_level_and_versioned_download(browser: Any, live_servi
     assert browser.execute_script("return document.documentElement.scrollWidth") <= 392
     assert browser.find_element(By.ID, "music-level").is_displayed()
     _shot(browser, "3-phone")
+
+
+def test_page_library_pick_and_own_music(browser: Any, live_service: Any, media_dir: Path, tmp_path: Path) -> None:
+    """The upload form's music choice: a track from the searchable library list, then the creator's own file."""
+    import soundfile as sf
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(live_service.api.url + "/")
+    browser.find_element(By.CSS_SELECTOR, "input[name=music-mode][value=library]").click()
+    WebDriverWait(browser, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#library-list input"))
+    everything = len(browser.find_elements(By.CSS_SELECTOR, "#library-list li"))
+    browser.find_element(By.ID, "library-search").send_keys("calm")
+    items = browser.find_elements(By.CSS_SELECTOR, "#library-list li")
+    assert 0 < len(items) < everything
+    assert "mood:" in items[0].text and "BPM" in items[0].text
+    pick = items[0].find_element(By.TAG_NAME, "input")
+    title = items[0].text.splitlines()[0].strip()
+    pick.click()
+    browser.find_element(By.ID, "file").send_keys(str(media_dir / "voice4.wav"))
+    browser.find_element(By.ID, "upload-button").click()
+    WebDriverWait(browser, 180).until(lambda d: d.find_element(By.ID, "result-card").is_displayed()
+                                      or d.find_element(By.ID, "job-error").is_displayed())
+    assert browser.find_element(By.ID, "track-title").text == title
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#emotion-bars rect.bar")) == 6  # the mood is still heard
+
+    # their own music
+    sr = 44100
+    t = np.arange(12 * sr) / sr
+    y = (0.1 * np.sin(2 * np.pi * 220 * t) * (0.6 + 0.4 * (np.sin(2 * np.pi * 2 * t) > 0))).astype(np.float32)
+    mine = tmp_path / "my song.wav"
+    sf.write(mine, np.stack([y, y], axis=1), sr)
+    browser.find_element(By.ID, "again").click()
+    browser.find_element(By.CSS_SELECTOR, "input[name=music-mode][value=own]").click()
+    browser.find_element(By.ID, "music-file").send_keys(str(mine))
+    browser.find_element(By.ID, "file").send_keys(str(media_dir / "voice4.wav"))
+    browser.find_element(By.ID, "upload-button").click()
+    WebDriverWait(browser, 180).until(lambda d: d.find_element(By.ID, "track-title").text == "your music"
+                                      or d.find_element(By.ID, "job-error").is_displayed())
+    assert browser.find_element(By.ID, "track-credit").text == "Music: your own"

@@ -125,6 +125,9 @@ $("again").addEventListener("click", () => {
   $("job-card").hidden = true;
   $("upload-progress").hidden = true;
   $("upload-form").reset();
+  $("own-music").hidden = true;
+  $("library-picker").hidden = true;
+  $("alternatives").replaceChildren();
   $("file-label").textContent = "Choose a voice track or video…";
   $("upload-button").disabled = true;
   $("player").replaceChildren();
