@@ -215,7 +215,7 @@ def queue_remix(
                "target_lufs": None if target_lufs is None else float(target_lufs), "format": fmt,
                "created_at": time.time()}
     atomic_write_json(request_path(files, version), request)
-    store.update(job_id, **{f"v{version}_stage": "queued", f"v{version}_at": f"{time.time():.3f}"})
+    store.update(job_id, 0, **{f"v{version}_stage": "queued", f"v{version}_at": f"{time.time():.3f}"})
     if enqueue:
         from workers.celery_app import client_app
 
@@ -272,7 +272,7 @@ def run_remix(job_id: str, version: int, *, settings: Settings, store: JobStore 
         while not stop.wait(settings.heartbeat_interval_s):
             try:
                 store.redis.set(claim, run_id, ex=ttl)
-                store.update(job_id, **{f"v{version}_at": f"{time.time():.3f}"})
+                store.update(job_id, 0, **{f"v{version}_at": f"{time.time():.3f}"})
             except Exception as exc:  # noqa: BLE001 - a missed beat is logged, the run goes on
                 log.warning("job %s v%d: heartbeat failed: %s", job_id, version, exc)
 
@@ -286,7 +286,7 @@ def run_remix(job_id: str, version: int, *, settings: Settings, store: JobStore 
     tempfile.tempdir, os.environ["TMPDIR"] = str(tmp), str(tmp)
 
     def progress(stage: str, _fraction: float) -> None:
-        store.update(job_id, **{f"v{version}_stage": stage, f"v{version}_at": f"{time.time():.3f}"})
+        store.update(job_id, 0, **{f"v{version}_stage": stage, f"v{version}_at": f"{time.time():.3f}"})
 
     try:
         js = job_settings(manifest).with_(
@@ -337,5 +337,5 @@ def run_remix(job_id: str, version: int, *, settings: Settings, store: JobStore 
     except FileNotFoundError:
         work.unlink(missing_ok=True)
         return {"id": job_id, "version": version, "state": "deleted"}
-    store.update(job_id, **{f"v{version}_stage": "done"})
+    store.update(job_id, 0, **{f"v{version}_stage": "done"})
     return {"id": job_id, "version": version, "state": "done"}
