@@ -7,6 +7,8 @@ for the file download and the uploads, a chat client playing the user.
 - a voice message of ``--voice-s`` seconds (OGG/Opus, real emodb speech): seconds from sending it to the result
   text (after the panel and the mix were sent); goal: <= 15 s for 30 s on 2 cores with one worker.
 - the bot process's peak memory (VmHWM; the bot loads no model: /emo runs in the worker); goal: <= 300 MB.
+  ``--text-model-rss`` measures instead what a process that ran /emo itself would hold (the text model, the
+  selection and the dashboard): the reason it runs in the worker.
 
     .venv/bin/python benchmarks/bench_bot.py                   # 5 texts, 3 voice messages of 30 s
     .venv/bin/python benchmarks/bench_bot.py --texts 3 --voices 1
@@ -105,12 +107,36 @@ def _mix(chat: Chat, name: str, size: int, seconds: float) -> tuple[float, float
     raise TimeoutError("no answer in 600 s")
 
 
+_IN_PROCESS = """
+import resource
+from models.api import analyse_text
+from library.select import choose_tracks
+from models.dashboard import plot_dashboard
+est = analyse_text(["I am so happy today, this is wonderful news!"])[0]
+choose_tracks(est, n=3, source="text")
+import tempfile, os; fd, png = tempfile.mkstemp(suffix=".png"); os.close(fd); plot_dashboard(est, png); os.unlink(png)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def text_model_rss() -> None:
+    env = dict(os.environ, PYTHONPATH=str(REPO), MOODMIX_HOME=str(shared_home()))
+    out = subprocess.run([sys.executable, "-c", _IN_PROCESS], cwd=REPO, env=env, check=True, capture_output=True,
+                         text=True)
+    peak = float(out.stdout.strip().splitlines()[-1])
+    print(json.dumps({"in_process_emo_peak_rss_mb": round(peak, 1)}))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--texts", type=int, default=5)
     ap.add_argument("--voices", type=int, default=3)
     ap.add_argument("--voice-s", type=float, default=30.0)
+    ap.add_argument("--text-model-rss", action="store_true", help="only: peak memory of /emo run in-process")
     a = ap.parse_args()
+    if a.text_model_rss:
+        text_model_rss()
+        return
     if not redis_answers(TEST_REDIS_URL):
         sys.exit(f"no Redis at {TEST_REDIS_URL}; run scripts/services.sh")
     root = Path(tempfile.mkdtemp(prefix="bench-bot-"))
