@@ -120,6 +120,7 @@ class BotApp:
         self.rate = _RateLimit(bot_settings.requests_per_min)
         self.slots: dict[int, int] = defaultdict(int)  # user → mixes under way (queued to sent)
         self.awaiting_emo: set[int] = set()
+        self.warned: dict[int, float] = {}  # user → when the rate-limit line was last sent
         self.router = Router(name="moodmix")
         self._register()
 
@@ -143,13 +144,17 @@ class BotApp:
                            event: TelegramObject, data: dict[str, Any]) -> Any:
             user: User | None = data.get("event_from_user")
             if user is not None and not self.app.rate.allow(user.id):
+                log.info("rate limit: update from user %s dropped", user.id)
+                now = time.monotonic()
+                if now - self.app.warned.get(user.id, -1e9) < 60.0:  # say it once a minute, not per message
+                    return None
+                self.app.warned[user.id] = now
                 _, lang = await self.app._prefs(user)
                 text = say(lang, "rate", n=self.app.cfg.requests_per_min)
                 if isinstance(event, Message):
                     await event.answer(text)
                 elif isinstance(event, CallbackQuery):
                     await event.answer(text, show_alert=False)
-                log.info("rate limit: update from user %s dropped", user.id)
                 return None
             try:
                 return await handler(event, data)
