@@ -91,6 +91,8 @@ _MOOD_RE = re.compile(r"^[a-z][a-z_-]{0,31}$")
 #: Room for the multipart framing and the small form fields on top of the file itself.
 _FORM_OVERHEAD_BYTES = 64 * 1024
 _FIELD_MAX_BYTES = 256
+#: The largest JSON body a JSON call (POST /jobs/{id}/remix) takes.
+_JSON_MAX_BYTES = 4096
 #: The form fields POST /jobs takes; any other name is refused (422), as is a field sent twice.
 FORM_FIELDS = ("file", "preset", "mood", "target_lufs", "format", "follow_mood", "analyse_emotion", "separate",
                "keep_ambience_db", "music", "track")
@@ -542,6 +544,29 @@ class _CatalogCache:
         return self._value
 
 
+class _SmallJsonBodies:
+    """Pure ASGI: a re-mix carries a few fields of JSON; a body over ``_JSON_MAX_BYTES``, or one of unknown
+    length, is refused before it is read (413 / 411), so no client can make the API buffer a large JSON body.
+    Every other request passes through untouched (the uploads stream as before)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"].endswith("/remix"):
+            headers = dict(scope.get("headers") or [])
+            declared = headers.get(b"content-length", b"").decode("latin-1")
+            problem = None
+            if not declared.isdigit():
+                problem = (411, "send the re-mix as a JSON body with a Content-Length")
+            elif int(declared) > _JSON_MAX_BYTES:
+                problem = (413, f"a re-mix request is a few fields of JSON, at most {_JSON_MAX_BYTES // 1024} KB")
+            if problem is not None:
+                await JSONResponse({"detail": problem[1]}, status_code=problem[0])(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 # ---- the app -----------------------------------------------------------------------------------------------
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the API for ``settings`` (default: from the environment)."""
@@ -582,6 +607,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         lifespan=lifespan,
     )
+    api.add_middleware(_SmallJsonBodies)
     api.state.settings = settings
     api.state.store = store
     bearer = HTTPBearer(auto_error=False, description="The job token from POST /jobs")

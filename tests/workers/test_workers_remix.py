@@ -133,6 +133,8 @@ def test_remix_bounds(client: Any, svc_settings: Any, media_dir: Path) -> None:
     store.update(job["id"], v2_stage="mix", v2_at=f"{time.time() - svc_settings.heartbeat_timeout_s - 5:.3f}")
     lost = client.get(f"/jobs/{job['id']}", headers=h).json()["versions"][1]
     assert lost["state"] == "failed" and "ask for this re-mix again" in lost["error"]
+    big = client.post(url, content=b'{"track": "' + b"x" * 8000 + b'"}', headers={**h, "Content-Type": "application/json"})
+    assert big.status_code == 413 and "KB" in big.text
     store.redis.hset(store.key(job["id"]), "remixes", 20)
     r = client.post(url, json={"track": known}, headers=h)
     assert r.status_code == 409 and "20 re-mixes" in r.json()["detail"]
