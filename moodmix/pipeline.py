@@ -209,7 +209,7 @@ def mix_file(
         ``progress(stage, fraction)`` at the start (0.0) and end (1.0) of each stage of :data:`STAGES`.
     analysis : dict, optional
         A re-mix: an earlier report of the same input (its ``speech`` and ``emotion``); speech activity and
-        emotion are taken from it instead of being computed again (see :func:`reuse_analysis`).
+        emotion are taken from it instead of being computed again (``workers.remix`` re-mixes this way).
 
     Returns
     -------
