@@ -32,7 +32,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests" / "bot"), str(REPO / "tests" / "workers")]
 
-from conftest import TEST_REDIS_URL, TOKEN, BotProc, Chat, Emulator
+from bot_helpers import TEST_REDIS_URL, TOKEN, BotProc, Chat, Emulator
 from svc_helpers import WorkerProc, make_settings, redis_answers, settings_env, shared_home
 
 TEXTS = [

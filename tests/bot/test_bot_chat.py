@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import TOKEN, Chat
+from bot_helpers import TOKEN, Chat
 
 pytestmark = [pytest.mark.redis]
 

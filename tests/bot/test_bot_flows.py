@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import Chat
+from bot_helpers import Chat
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.model, pytest.mark.ffmpeg]
 
@@ -175,7 +175,7 @@ def test_video_note_comes_back_as_video_and_jobs_per_user_are_capped(emulator, b
 
 def test_a_result_over_the_send_limit_becomes_a_download_link(emulator, bot_settings, worker, voice_ogg,
                                                              tmp_path) -> None:
-    from conftest import BotProc
+    from bot_helpers import BotProc
 
     token = "987654321:AAsecond-test-bot-token"
     small = BotProc(tmp_path, bot_settings, emulator.api_url, token=token, MOODMIX_TELEGRAM_SEND_MAX_BYTES="1000",
