@@ -76,3 +76,21 @@ def test_the_panel_is_drawn_from_a_report(tmp_path: Path) -> None:
     assert out == {"picture": str(tmp_path / "panel.png")}
     assert (tmp_path / "panel.png").read_bytes()[:4] == b"\x89PNG" and (tmp_path / "panel.png").stat().st_size > 10000
     assert panel(tmp_path / "missing.json", tmp_path / "x.png") == {"error": "the job has no emotion report"}
+
+
+def test_user_settings_live_in_the_catalogs_database_when_one_is_named(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    from workers.bot.app import BotApp
+    from workers.bot.config import BotSettings
+    from workers.config import Settings
+
+    settings = Settings(home=tmp_path / "home", redis_url="redis://127.0.0.1:1/0")
+    monkeypatch.setenv("MOODMIX_DATABASE_URL", f"sqlite:///{tmp_path / 'catalog.db'}")
+    BotApp(BotSettings(), settings).prefs.set(7, preset="clear")
+    rows = sqlite3.connect(tmp_path / "catalog.db").execute("select user_id, preset from moodmix_bot_users").fetchall()
+    assert rows == [(7, "clear")] and not (tmp_path / "home" / "bot.sqlite").exists()
+    monkeypatch.delenv("MOODMIX_DATABASE_URL")
+    BotApp(BotSettings(), settings).prefs.set(8, preset="vlog")  # none named: SQLite in the home
+    assert (tmp_path / "home" / "bot.sqlite").exists()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
 import shutil
 import time
@@ -115,7 +116,8 @@ class BotApp:
                  prefs: PrefStore | None = None) -> None:
         self.cfg, self.settings = bot_settings, settings
         self.bridge = bridge or Bridge(settings)
-        url = bot_settings.database_url or default_url(settings.home)
+        # user settings: their own URL, else the catalog's database (MOODMIX_DATABASE_URL), else SQLite in the home
+        url = bot_settings.database_url or os.environ.get("MOODMIX_DATABASE_URL") or default_url(settings.home)
         self.prefs = prefs or PrefStore(url)
         self.rate = _RateLimit(bot_settings.requests_per_min)
         self.slots: dict[int, int] = defaultdict(int)  # user → mixes under way (queued to sent)
