@@ -1046,7 +1046,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return JSONResponse({"detail": f"at most {settings.library_requests_per_min} catalog requests a "
                                            "minute; try again shortly"}, status_code=429,
                                 headers={"Retry-After": "10"})
-        return JSONResponse(catalog.get().get("tracks") or [], headers={"Cache-Control": "public, max-age=60"})
+        # the server's file paths stay on the server: clients name tracks by id
+        tracks = [{k: v for k, v in t.items() if k != "path"} for t in catalog.get().get("tracks") or []]
+        return JSONResponse(tracks, headers={"Cache-Control": "public, max-age=60"})
 
     @api.get("/health", summary="200 when Redis and storage answer and there is room for one more job",
              responses={503: {"description": "Not ready"}})

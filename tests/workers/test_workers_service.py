@@ -267,5 +267,6 @@ def test_library_lists_the_catalog(live_service: Any) -> None:
     assert r.status_code == 200
     tracks = r.json()
     assert tracks and len({t["id"] for t in tracks}) == len(tracks)
-    assert {"id", "path", "title", "duration_s", "tags", "features"} <= set(tracks[0])
+    assert {"id", "title", "duration_s", "tags", "features"} <= set(tracks[0])
+    assert "path" not in tracks[0]  # no server paths to clients
     assert {"danceability", "energy", "mode", "acousticness", "valence", "tempo"} <= set(tracks[0]["features"])
