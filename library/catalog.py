@@ -423,7 +423,12 @@ class Catalog:
             for p in paths:
                 yield _analyse_one(p)
             return
-        with ProcessPoolExecutor(max_workers=min(n, len(paths))) as pool:
+        import multiprocessing
+
+        # spawned, not forked: a fork of a process that holds threads (torch's pools, a server's, a bot's) can
+        # deadlock in the child on a lock some other thread held at the fork
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(n, len(paths)), mp_context=ctx) as pool:
             futures = [pool.submit(_analyse_one, p) for p in paths]
             for fut in as_completed(futures):
                 yield fut.result()
