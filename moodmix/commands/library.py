@@ -140,7 +140,7 @@ def register(app: typer.Typer) -> None:
         table = Table(title=f"{len(tracks)} tracks (`library show ID` or --json for every measured value)",
                       box=box.SIMPLE_HEAD, pad_edge=False)
         table.add_column("title", overflow="fold", max_width=24, ratio=3)
-        table.add_column("sound", overflow="fold", max_width=22, ratio=3)
+        table.add_column("sound", overflow="fold", ratio=3)
         table.add_column("min", justify="right", no_wrap=True)
         table.add_column("credit", overflow="ellipsis", max_width=18, ratio=2)
         table.add_column("id", no_wrap=True, style="dim")
