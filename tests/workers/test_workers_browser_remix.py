@@ -103,7 +103,14 @@ def test_page_alternatives_level_and_versioned_download(browser: Any, live_servi
     assert [b.text for b in buttons[1:]] == ["Use this one"] * (len(buttons) - 1)
     preview = items[1].find_element(By.TAG_NAME, "audio")
     browser.execute_script("arguments[0].preload = 'auto'; arguments[0].load();", preview)
-    WebDriverWait(browser, 30).until(lambda d: d.execute_script("return arguments[0].readyState", preview) >= 1)
+    try:
+        WebDriverWait(browser, 60).until(lambda d: d.execute_script("return arguments[0].readyState", preview) >= 1)
+    except Exception:  # say why: the preview request's status and body, not a bare timeout
+        why = browser.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "fetch(arguments[0].currentSrc || arguments[0].src).then(r => r.text().then(t => done(r.status + ' ' + "
+            "t.slice(0, 200)))).catch(e => done('fetch failed: ' + e));", preview)
+        raise AssertionError(f"the preview did not load: {why}; error {preview.get_attribute('error')}") from None
     assert 5.0 <= browser.execute_script("return arguments[0].duration", preview) <= 12.5
     first_src = browser.find_element(By.CSS_SELECTOR, "#player audio").get_attribute("src")
     _shot(browser, "1-done")
