@@ -1027,10 +1027,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise HTTPException(404, "no such track in the music catalog")
         files = store.files(job_id)
         out = files.root / f"preview-{hashlib.sha1(track.encode()).hexdigest()[:16]}.m4a"
-        if not out.exists():
-            _render_preview(Path(str(t["path"])), float(t.get("duration_s") or 0.0), out)
-        return FileResponse(out, media_type="audio/mp4",
-                            headers={"Cache-Control": "private, max-age=600", "Referrer-Policy": "no-referrer"})
+        with _PREVIEW_LOCK:  # a media element may ask twice at once: render once, never into a shared partial
+            if not out.exists():
+                _render_preview(Path(str(t["path"])), float(t.get("duration_s") or 0.0), out)
+        # the whole (small, ~150 KB) file in one 200
+        return Response(out.read_bytes(), media_type="audio/mp4",
+                        headers={"Cache-Control": "private, max-age=600", "Referrer-Policy": "no-referrer"})
 
     @api.delete("/jobs/{job_id}", status_code=204, responses=_ERRORS, summary="Delete the job and its files")
     def delete_job(job_id: str, token: str | None = Depends(token_of)) -> Response:
@@ -1085,17 +1087,20 @@ def _too_large(n_bytes: int, limit: int, *, at_least: bool = False) -> str:
     ).replace("is  ", "is ")
 
 
+_PREVIEW_LOCK = threading.Lock()
+
 #: A preview: this many seconds of the track, from a third of the way in (past the intro, into its body).
 PREVIEW_S = 12.0
 
 
 def _render_preview(src: Path, duration_s: float, out: Path) -> None:
     start = max(0.0, min(duration_s * 0.33, duration_s - PREVIEW_S)) if duration_s > 0 else 0.0
-    tmp = out.with_name(out.name + ".partial.m4a")
+    # AAC in MP4 with its index first (+faststart): a media element knows the duration from the first bytes
+    tmp = out.with_name(f"{out.stem}.{os.getpid()}-{threading.get_ident()}.partial.m4a")
     from mixer.ffmpeg import ffmpeg_exe
 
     cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-ss", f"{start:.2f}", "-t", f"{PREVIEW_S:g}", "-i", str(src),
-           "-vn", "-ac", "2", "-ar", "44100", "-c:a", "aac", "-b:a", "96k",
+           "-vn", "-ac", "2", "-ar", "44100", "-c:a", "aac", "-b:a", "96k", "-movflags", "+faststart",
            "-af", f"afade=t=in:d=0.5,afade=t=out:st={PREVIEW_S - 1:g}:d=1", str(tmp)]
     try:
         proc = subprocess.run(cmd, capture_output=True, timeout=60, check=False)

@@ -110,7 +110,10 @@ def test_page_alternatives_level_and_versioned_download(browser: Any, live_servi
             "const done = arguments[arguments.length - 1];"
             "fetch(arguments[0].currentSrc || arguments[0].src).then(r => r.text().then(t => done(r.status + ' ' + "
             "t.slice(0, 200)))).catch(e => done('fetch failed: ' + e));", preview)
-        raise AssertionError(f"the preview did not load: {why}; error {preview.get_attribute('error')}") from None
+        state = browser.execute_script("const a = arguments[0]; return [a.networkState, a.readyState, "
+                                       "a.error && a.error.code, a.error && a.error.message, a.src.slice(0, 80), "
+                                       "a.preload]", preview)
+        raise AssertionError(f"the preview did not load: {why[:12]!r}; media state {state}") from None
     assert 5.0 <= browser.execute_script("return arguments[0].duration", preview) <= 12.5
     first_src = browser.find_element(By.CSS_SELECTOR, "#player audio").get_attribute("src")
     _shot(browser, "1-done")
