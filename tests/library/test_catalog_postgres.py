@@ -10,9 +10,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import shutil
-import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,53 +20,6 @@ from lib_signals import chord_track, click_track, write_wav
 from library.catalog import Catalog, open_catalog
 from library.scan import content_hash
 from moodmix.errors import CatalogError
-
-DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
-
-@pytest.fixture(scope="module")
-def pg_admin() -> Iterator[object]:
-    """An engine on the test server; skips the module when none answers."""
-    pytest.importorskip("psycopg", reason="psycopg (the PostgreSQL driver) is not installed")
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.exc import SQLAlchemyError
-
-    url = os.environ.get("MOODMIX_TEST_POSTGRES_URL", DEFAULT_URL)
-    engine = create_engine(url, connect_args={"connect_timeout": 3}, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as c:
-            c.execute(text("SELECT 1"))
-    except SQLAlchemyError as exc:
-        engine.dispose()
-        pytest.skip(f"no PostgreSQL server answers at {url} ({type(exc.orig or exc).__name__}); "
-                    "set MOODMIX_TEST_POSTGRES_URL to run these tests")
-    yield engine
-    engine.dispose()
-
-
-@contextmanager
-def _fresh_schema(admin: object) -> Iterator[str]:
-    """URL of a new, uniquely named schema on the admin engine's database, dropped on exit."""
-    from sqlalchemy import text
-    from sqlalchemy.engine import Engine
-
-    assert isinstance(admin, Engine)
-    schema = f"moodmix_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as c:
-        c.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield admin.url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-            hide_password=False)
-    finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-
-
-@pytest.fixture
-def pg_url(pg_admin: object) -> Iterator[str]:
-    """URL of a fresh, uniquely named schema (dropped after the test)."""
-    with _fresh_schema(pg_admin) as url:
-        yield url
 
 
 @pytest.fixture
@@ -109,6 +60,23 @@ def test_open_creates_the_tables_in_the_schema(open_pg: Callable[[], Catalog], p
     open_pg()  # opening again (tables already there) is fine
 
 
+def asdict_tracks(tracks: dict[str, object]) -> dict[str, object]:
+    from dataclasses import asdict
+
+    return {k: asdict(v) for k, v in tracks.items()}  # type: ignore[call-overload]
+
+
+def _same(a: object, b: object, tol: float = 1e-3) -> bool:
+    """Equal structures; floats within ``tol`` (everything else exactly)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k], tol) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y, tol) for x, y in zip(a, b))
+    if isinstance(a, float) and isinstance(b, float):
+        return abs(a - b) <= tol
+    return a == b
+
+
 def test_tracks_round_trip_like_sqlite(open_pg: Callable[[], Catalog], songs: Path, tmp_path: Path) -> None:
     pg = open_pg()
     lite = open_catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}")
@@ -118,11 +86,13 @@ def test_tracks_round_trip_like_sqlite(open_pg: Callable[[], Catalog], songs: Pa
     assert sorted(s_pg.added) == sorted(s_lite.added)
     by_id_pg = {t.id: t for t in pg.tracks()}
     by_id_lite = {t.id: t for t in lite.tracks()}
-    assert by_id_pg == by_id_lite  # every field, features and beat times included, bit for bit
+    # every field, features and beat times included: the two catalogs analysed the files separately, and the
+    # taggers' float sums may differ in the last rounded digit between processes, so floats agree to 1e-3
+    assert _same(asdict_tracks(by_id_pg), asdict_tracks(by_id_lite))
     t = by_id_pg[next(iter(by_id_pg))]
     assert len(t.features) == 6 and t.music_cluster is not None and t.content_hash.startswith(t.id)
     assert {x.key for x in by_id_pg.values()} >= {"C", "A"}
-    assert pg.analysis(t.id) == lite.analysis(t.id)
+    assert _same(pg.analysis(t.id), lite.analysis(t.id))
     assert pg.stats()["tracks"] == 3 and pg.stats()["cluster_means"] == lite.stats()["cluster_means"]
     again = pg.add_paths([songs], jobs=1)
     assert not again.added and not again.updated and len(again.unchanged) == 3
@@ -213,12 +183,12 @@ def _open_at_once(url: str, barrier: object, q: mp.Queue[str]) -> None:
         q.put(f"{type(exc).__name__}: {exc}")
 
 
-def test_processes_creating_the_tables_at_once_all_succeed(pg_admin: object) -> None:
+def test_processes_creating_the_tables_at_once_all_succeed(fresh_schema) -> None:  # type: ignore[no-untyped-def]
     # on PostgreSQL concurrent CREATE TABLE fails with duplicate-table/type errors (in about half of the rounds
     # without the retry); open_catalog retries them. Five rounds, each on a fresh schema.
     ctx = mp.get_context("spawn")
     for _ in range(5):
-        with _fresh_schema(pg_admin) as url:
+        with fresh_schema() as url:
             barrier, q = ctx.Barrier(4), ctx.Queue()
             procs = [ctx.Process(target=_open_at_once, args=(url, barrier, q)) for _ in range(4)]
             for p in procs:

@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
 import sqlite3
 import tarfile
 import time
-import uuid
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -91,30 +88,6 @@ def test_old_sqlite_catalog_is_migrated_in_place_and_tracks_get_credits(tmp_path
     assert all(x.source and x.source.startswith("immich-memories-music 0.1.0") for x in builtin)
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh schema on the test PostgreSQL server (as test_catalog_postgres.py); skips when none answers."""
-    pytest.importorskip("psycopg", reason="psycopg (the PostgreSQL driver) is not installed")
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.exc import SQLAlchemyError
-
-    url = os.environ.get("MOODMIX_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    admin = create_engine(url, connect_args={"connect_timeout": 3}, isolation_level="AUTOCOMMIT")
-    schema = f"moodmix_test_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as c:
-            c.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except SQLAlchemyError as exc:
-        admin.dispose()
-        pytest.skip(f"no PostgreSQL server answers at {url} ({type(exc.orig or exc).__name__}); "
-                    "set MOODMIX_TEST_POSTGRES_URL to run this test")
-    try:
-        yield admin.url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-            hide_password=False)
-    finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def test_old_postgres_catalog_is_migrated_in_place(pg_url: str, tmp_path: Path) -> None:

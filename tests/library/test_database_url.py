@@ -5,8 +5,6 @@
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,35 +15,6 @@ from lib_signals import chord_track, write_wav
 
 from library.catalog import open_catalog
 from moodmix.cli import main
-
-DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """URL of a fresh, uniquely named schema on the test server (dropped afterwards)."""
-    pytest.importorskip("psycopg", reason="psycopg (the PostgreSQL driver) is not installed")
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.exc import SQLAlchemyError
-
-    url = os.environ.get("MOODMIX_TEST_POSTGRES_URL", DEFAULT_URL)
-    admin = create_engine(url, connect_args={"connect_timeout": 3}, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as c:
-            c.execute(text("SELECT 1"))
-    except SQLAlchemyError as exc:
-        admin.dispose()
-        pytest.skip(f"no PostgreSQL server answers at {url} ({type(exc.orig or exc).__name__})")
-    schema = f"moodmix_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as c:
-        c.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield admin.url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-            hide_password=False)
-    finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture
