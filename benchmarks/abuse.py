@@ -201,7 +201,7 @@ class Stack:
     def start_api(self) -> None:
         import httpx
 
-        self.api = self._start([sys.executable, "-m", "uvicorn", "workers.api:app", "--host", "127.0.0.1",
+        self.api = self._start([sys.executable, "-m", "uvicorn", "workers.http_api:app", "--host", "127.0.0.1",
                                 "--port", str(self.port), "--log-level", "info", *self.http_args()], self.api_log)
         t0 = time.monotonic()
         while time.monotonic() - t0 < 60:
@@ -487,7 +487,7 @@ def make_cases(stack: Stack, media: dict[str, Path], args: argparse.Namespace) -
         """A second API process under ``ulimit -n 256``; 300 connections that never send a request."""
         port = free_port()
         log = stack.tmp / "api_idle.log"
-        cmd = (f"ulimit -n 256; exec {sys.executable} -m uvicorn workers.api:app --host 127.0.0.1 --port {port} "
+        cmd = (f"ulimit -n 256; exec {sys.executable} -m uvicorn workers.http_api:app --host 127.0.0.1 --port {port} "
                f"--log-level info {' '.join(stack.http_args())}")
         proc = subprocess.Popen(["bash", "-c", cmd], cwd=stack.code, env=stack.env,
                                 stdout=open(log, "ab"),  # noqa: SIM115 - the child holds it; closed with it

@@ -10,7 +10,7 @@ speech. English: the text above read by espeak-ng, repeated; translated: German 
 laid end to end with 0.4-0.8 s pauses. For each, the median of ``--repeats`` runs of
 - the language detection alone (Whisper base, first 30 s of compacted speech),
 - the words step (``models.words.hear_words``: detection + tiny.en, or detection + base transcribe + translate),
-- the whole emotion pass (``models.api.analyse_speech``: VAD + words + voice model + text model + fusion),
+- the whole emotion pass (``models.emotion_pass.analyse_speech``: VAD + words + voice model + text model + fusion),
 as wall seconds and realtime factor, plus CPU seconds: ``audio_s / (cpu_s / threads)`` is the realtime factor the
 pass would reach with its cores to itself (the shared build machine rarely gives them).
 
@@ -133,7 +133,7 @@ def _timed(fn, repeats: int) -> tuple[float, float, object]:  # type: ignore[no-
 def languages(minutes: float, threads: int, repeats: int) -> dict[str, object]:
     """English path vs translated path on ``minutes`` of speech each: detection, words step, whole emotion pass."""
     from mixer.vad import detect_speech
-    from models.api import EmotionSettings, analyse_speech, load_models
+    from models.emotion_pass import EmotionSettings, analyse_speech, load_models
     from models.fusion import timeline_pieces
     from models.words import _DETECT_S, compact_speech, hear_words
 

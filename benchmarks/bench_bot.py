@@ -1,5 +1,5 @@
 """The Telegram bot's goals, measured end to end: the real ``moodmix bot`` process, one real Celery worker
-(``--concurrency 1``, models warmed by a first request), telegram-test-api (npm) with tests/bot/fake_bot_api.py
+(``--concurrency 1``, models warmed by a first request), telegram-test-api (npm) with tests/workers/bot/fake_bot_api.py
 for the file download and the uploads, a chat client playing the user.
 
 - ``/emo TEXT``: seconds from sending the command to the reading (the text answer), and to the last of the three
@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO), str(REPO / "tests" / "bot"), str(REPO / "tests" / "workers")]
+sys.path[:0] = [str(REPO), str(REPO / "tests" / "workers" / "bot"), str(REPO / "tests" / "workers")]
 
 from bot_helpers import TEST_REDIS_URL, TOKEN, BotProc, Chat, Emulator
 from svc_helpers import WorkerProc, make_settings, redis_answers, settings_env, shared_home
@@ -60,7 +60,7 @@ def _rss_mb(pid: int) -> float:
 
 def _voice(emu: Emulator, seconds: float, name: str) -> tuple[str, int]:
     import soundfile as sf
-    from svc_media import emodb_voice
+    from tests.signals import emodb_voice
 
     from mixer.ffmpeg import ffmpeg_exe
 
@@ -109,7 +109,7 @@ def _mix(chat: Chat, name: str, size: int, seconds: float) -> tuple[float, float
 
 _IN_PROCESS = """
 import resource
-from models.api import analyse_text
+from models.emotion_pass import analyse_text
 from library.select import choose_tracks
 from models.dashboard import plot_dashboard
 est = analyse_text(["I am so happy today, this is wonderful news!"])[0]

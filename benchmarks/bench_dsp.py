@@ -23,11 +23,10 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests"))
 
 
 def make_voice(sr: int, seconds: float, seed: int = 0) -> tuple[np.ndarray, list[tuple[float, float]]]:
-    from conftest import speech_like
+    from tests.signals import speech_like
 
     rng = np.random.default_rng(seed)
     bursts, t = [], 0.5

@@ -3,7 +3,7 @@
 The input is built, not stored: English sentences read by espeak-ng (so Whisper has real English words to decode,
 as with a creator's voice; skipped when espeak-ng is missing) interleaved with EmoDB clips (real emotional voices),
 with 0.4-1.2 s pauses, to ``--minutes`` long at 16 kHz. One pass = VAD (mixer.vad) + ASR (faster-whisper, over
-the speech segments) + the voice model + the text model + fusion (models.api.analyse_speech). Models are loaded
+the speech segments) + the voice model + the text model + fusion (models.emotion_pass.analyse_speech). Models are loaded
 once before timing (load time reported apart), then the pass runs ``--repeats`` times; the median is reported.
 
     nice .venv/bin/python benchmarks/bench_emotions.py [--minutes 10] [--repeats 3] [--threads 2]
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     os.cpu_count = lambda: args.threads  # type: ignore[assignment]  # thread pools sized from it (ASR, VAD)
 
     from mixer.vad import detect_speech
-    from models.api import EmotionSettings, analyse_speech, load_models
+    from models.emotion_pass import EmotionSettings, analyse_speech, load_models
 
     audio = build_input(args.minutes)
     duration_s = audio.shape[1] / SR

@@ -1,9 +1,9 @@
 """Instrumentals for the library: how much voice `library add --instrumental` removes, and how fast.
 
-Songs: a voice over a generated chord progression (tests/library/lib_signals.py) at 44.1 kHz, 14 s each, for three
+Songs: a voice over a generated chord progression (tests/signals.py) at 44.1 kHz, 14 s each, for three
 chord roots, once with the speech-like test voice (tests/conftest.py) and once with real speech (emodb speaker 03,
 ../shared/data/emodb; skipped when absent). For each song, through the same path the CLI uses
-(:func:`library.instrumentals.add_instrumentals` → Spleeter 2 stems → FLAC → analysis):
+(:func:`library.derived_instrumentals.add_instrumentals` → Spleeter 2 stems → FLAC → analysis):
 
 - error of the song and of the instrumental against the voice-free music, dB (``10 log10(|x - music|² / |music|²)``);
 - vocal presence (silero VAD share of frames) of the song and of its instrumental;
@@ -26,12 +26,11 @@ import soxr
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "library"))
 
-from lib_signals import chord_track
+from tests.signals import chord_track
 
 from library.catalog import open_catalog
-from library.instrumentals import add_instrumentals
+from library.derived_instrumentals import add_instrumentals
 
 SR = 44_100
 SECONDS = 14.0

@@ -34,7 +34,6 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests" / "separation"))
 EMODB = Path(os.environ.get("MOODMIX_SHARED_DATA", REPO.parent / "shared" / "data")) / "emodb"
 
 
@@ -119,10 +118,10 @@ def main() -> None:
 
     import resource
 
-    from sep_signals import mix_at_snr, si_sdr
+    from tests.signals import mix_at_snr, si_sdr
 
     from models.separation import isolate_voice, make_instrumental
-    from models.separation.api import get_separator
+    from models.separation.isolate import get_separator
 
     separators = list(args.separators)
     if os.environ.get("MOODMIX_DEMUCS_MODEL") and "demucs" not in separators:

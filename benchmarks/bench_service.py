@@ -108,7 +108,7 @@ def run_config(n_workers: int, files: list[Path], env: dict[str, str], tmp: Path
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    api = start([sys.executable, "-m", "uvicorn", "workers.api:app", "--port", str(port), "--log-level",
+    api = start([sys.executable, "-m", "uvicorn", "workers.http_api:app", "--port", str(port), "--log-level",
                  "warning"], env, tmp / "api.log")
     workers = []
     logs = []

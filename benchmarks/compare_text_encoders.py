@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from moodmix.settings import moodmix_home
+    from core.env import moodmix_home
 
     torch.set_num_threads(2)
     rows = []

@@ -41,7 +41,8 @@ SCRIPTS = {
 def synthetic_voices() -> list[dict[str, object]]:
     import soundfile as sf
 
-    from models.voice_emotion import EncoderVoiceModel, _as_mono16k, encode_pieces, load_voice_model
+    from models.voice_emotion import EncoderVoiceModel, encode_pieces, load_voice_model
+    from models.voice_input import as_mono16k
 
     if shutil.which("espeak-ng") is None:
         return []
@@ -54,7 +55,7 @@ def synthetic_voices() -> list[dict[str, object]]:
                 wav = Path(tmp) / "s.wav"
                 subprocess.run(["espeak-ng", "-v", voice, "-w", str(wav), text], check=True, capture_output=True)
                 audio, sr = sf.read(wav, dtype="float32")
-                x = _as_mono16k(audio, sr)
+                x = as_mono16k(audio, sr)
                 est = model.predict(x, 16000)
                 pooled = encode_pieces(model.encoder, [x])
                 score = float(model.ood_scores(model.features(pooled, [x]))[0])

@@ -4,14 +4,14 @@ Run: ``nice .venv/bin/python benchmarks/mood_agreement.py [--seeds 5] [--json ou
 
 Voices: every emodb speaker × emotion (10 × 7 = 70) becomes one voice: that speaker's utterances of that emotion
 concatenated with 0.4 s pauses, cycled until at least 30 s (at most 60 s). Each goes through the emotion pass
-(:func:`models.api.analyse_speech`, voice model only — emodb is German and the ASR/text models are English; the
+(:func:`models.emotion_pass.analyse_speech`, voice model only — emodb is German and the ASR/text models are English; the
 known utterance boundaries stand in for the VAD) and then through :func:`library.select.choose_tracks` (n=1).
 The voice estimates are cached under ``.moodmix/cache/`` (keyed by the voice model file), so reruns are quick.
 Caveat: the shipped voice model was trained on all of emodb, so these voices are not new to it; the run therefore
 also judges every speaker's voices with a voice model retrained without that speaker (leave-one-speaker-out, the
 shipped recipe and C) and reports both.
 
-Texts: :data:`PROMPTS`, short English sentences with an intended emotion, through :func:`models.api.analyse_text`.
+Texts: :data:`PROMPTS`, short English sentences with an intended emotion, through :func:`models.emotion_pass.analyse_text`.
 
 Reported (median over ``--seeds`` selection seeds; the seed only breaks near-ties):
 - Spearman ρ between the voice's arousal and the picked track's energy and tempo; between the voice's valence and
@@ -111,7 +111,7 @@ def build_voices(min_s: float = 30.0, max_s: float = 60.0, pause_s: float = 0.4
 
 def voice_estimates() -> list[dict]:
     """The emotion pass over every voice, cached."""
-    from models.api import EmotionSettings, analyse_speech
+    from models.emotion_pass import EmotionSettings, analyse_speech
 
     CACHE.mkdir(parents=True, exist_ok=True)
     path = CACHE / "mood_agreement_voices.json"
@@ -133,7 +133,7 @@ def voice_estimates() -> list[dict]:
 def voice_estimates_loso() -> list[dict]:
     """The same voices judged out-of-speaker: each speaker's voices by a voice model retrained (the shipped recipe
     and C, :mod:`models.training.train_voice_emotion`) on the other nine speakers. Cached."""
-    from models.api import EmotionSettings, analyse_speech
+    from models.emotion_pass import EmotionSettings, analyse_speech
     from models.training.train_voice_emotion import fit_final, load_emodb_features
     from models.voice_emotion import DEFAULT_WEIGHTS, EMODB_CLASSES
 
@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         _print_table("emodb voices (leave-one-speaker-out voice models)", loso_res)
         out["voices_loso"] = loso_res
     if not args.no_text:
-        from models.api import analyse_text
+        from models.emotion_pass import analyse_text
 
         ests = analyse_text([p for p, _ in PROMPTS])
         items = [{"emotion": emo, "vector": e.vector(), "confidence": e.confidence} for (_, emo), e in

@@ -17,7 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from moodmix.errors import CatalogError
+from core.errors import CatalogError
 
 __all__ = ["BUILTIN_PACKAGE", "builtin_credits", "builtin_dir", "builtin_files", "ensure_builtin",
            "load_builtin_features", "write_builtin_features"]
@@ -50,7 +50,7 @@ def load_builtin_features(path: Path | None = None) -> dict[str, dict[str, Any]]
     p = path or _DATA
     if not p.exists():
         return {}
-    from library.catalog import ANALYSIS_VERSION
+    from library.types import ANALYSIS_VERSION
 
     data = json.loads(p.read_text())
     if int(data.get("analysis_version", 1)) != ANALYSIS_VERSION:  # written by another analysis: analyse instead
@@ -101,7 +101,7 @@ def write_builtin_features(path: Path | None = None) -> Path:
                                             "analysis": analyse_file(f).to_dict()}
     out = path or _DATA
     out.parent.mkdir(parents=True, exist_ok=True)
-    from library.catalog import ANALYSIS_VERSION
+    from library.types import ANALYSIS_VERSION
 
     doc = {"package": "immich-memories-music", "note": "written by python -m library.builtin --write",
            "analysis_version": ANALYSIS_VERSION,

@@ -26,14 +26,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import (JSON, BigInteger, Boolean, Float, Integer, String, Table, create_engine, event, inspect,
-                        select, text)
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    Integer,
+    String,
+    Table,
+    create_engine,
+    event,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from library.types import CREDIT_FIELDS, FEATURES, Track
-from moodmix.errors import CatalogError, MoodmixError
+from core.errors import CatalogError, MoodmixError
+from library.types import ANALYSIS_VERSION, CREDIT_FIELDS, FEATURES, Track
 
 __all__ = ["Catalog", "ProgressCallback", "ScanSummary", "default_catalog", "default_url", "open_catalog"]
 
@@ -42,9 +54,6 @@ log = logging.getLogger(__name__)
 #: progress(done, total, path) after each file of an ``add``.
 ProgressCallback = Callable[[int, int, str], None]
 
-#: Bumped when the analysis changes so that stored rows can be told apart (kept per row); a row of an older
-#: version is analysed again the next time its file is added (2: musicnn tags, tag-informed features).
-ANALYSIS_VERSION = 2
 
 
 class _Base(DeclarativeBase):
@@ -101,8 +110,8 @@ class ScanSummary:
 
 
 def default_url(home: Path | None = None) -> str:
-    """``sqlite:///<home>/catalog.sqlite`` with ``home`` defaulting to :func:`moodmix.settings.moodmix_home`."""
-    from moodmix.settings import moodmix_home
+    """``sqlite:///<home>/catalog.sqlite`` with ``home`` defaulting to :func:`core.env.moodmix_home`."""
+    from core.env import moodmix_home
 
     return f"sqlite:///{(home or moodmix_home()) / 'catalog.sqlite'}"
 
@@ -201,7 +210,7 @@ class Catalog:
 
     def stats(self) -> dict[str, Any]:
         """Counts, total duration, tags, per-cluster counts and the library's cluster-means table."""
-        from library.clusters import cluster_means_table
+        from library.music_clusters import cluster_means_table
 
         ts = self.tracks()
         with_feats = [t for t in ts if all(k in t.features for k in FEATURES) and t.music_cluster is not None]
@@ -436,8 +445,8 @@ class Catalog:
     def _store(self, f: Path, digest: str, st: os.stat_result, feats: dict[str, Any], *, tags: Sequence[str],
                tag_parent: bool, derived_from: str | None,
                credit: Mapping[str, Any] | None = None) -> tuple[str, str]:
-        from library.clusters import assign_cluster
         from library.features import MusicFeatures
+        from library.music_clusters import assign_cluster
         from library.scan import track_id
 
         tid = track_id(digest)
@@ -504,7 +513,7 @@ def _extra_analysis(mf: Any) -> dict[str, Any]:
 
 def _apply_analysis(row: _TrackRow, mf: Any) -> None:
     """Replace a row's analysis with a newer one of the same bytes (its id, path, tags and credit stay)."""
-    from library.clusters import assign_cluster
+    from library.music_clusters import assign_cluster
 
     spot = mf.spotify()
     row.duration_s, row.features, row.key = mf.duration_s, spot, mf.key
@@ -575,7 +584,7 @@ def open_catalog(url: str | None = None, *, home: Path | None = None) -> Catalog
     url : str, optional
         SQLAlchemy database URL; default a SQLite file under ``home``.
     home : Path, optional
-        Folder of the default SQLite file; default :func:`moodmix.settings.moodmix_home`.
+        Folder of the default SQLite file; default :func:`core.env.moodmix_home`.
 
     Raises
     ------

@@ -57,7 +57,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from moodmix.errors import DecodeError, InvalidAudioError
+from core.errors import DecodeError, InvalidAudioError
 
 __all__ = [
     "ANALYSIS_SR",
@@ -71,6 +71,7 @@ __all__ = [
     "estimate_tempo",
     "integrated_loudness",
 ]
+
 
 #: Rate of the analysis copy (mono) in Hz.
 ANALYSIS_SR = 22050
@@ -642,8 +643,8 @@ def _spotify_scale(loud: float, fr: dict[str, np.ndarray], tempo: float, clarity
 def _tag_stream(hop_s: float | None) -> Any:
     """A musicnn tag stream at the analysis rate (None when the shipped weights cannot load: then the descriptor
     estimates stand alone and the analysis says so by its empty ``tags``)."""
+    from core.errors import ModelLoadError
     from library.musicnn import TagStream
-    from moodmix.errors import ModelLoadError
 
     try:
         return TagStream(ANALYSIS_SR, hop_s=hop_s)

@@ -61,7 +61,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from moodmix.errors import InvalidAudioError, ModelLoadError
+from core.errors import InvalidAudioError, ModelLoadError
 
 __all__ = [
     "EMBEDDING_DIM",

@@ -40,8 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from core.errors import CatalogError
 from library.types import format_credit
-from moodmix.errors import CatalogError
 
 __all__ = ["PACKS_JSON", "Pack", "PackError", "PackSummary", "PackTrack", "add_pack", "default_packs_dir",
            "deb_members", "install_pack_files", "list_packs", "load_packs", "pack_status"]
@@ -158,7 +158,7 @@ def _get(name: str, packs: dict[str, Pack]) -> Pack:
 
 def default_packs_dir(home: Path | None = None) -> Path:
     """``<MOODMIX_HOME>/packs``."""
-    from moodmix.settings import moodmix_home
+    from core.env import moodmix_home
 
     return (home or moodmix_home()) / "packs"
 

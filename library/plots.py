@@ -45,7 +45,7 @@ def plot_clusters(tracks: Sequence[Track], out: str | Path, *, csv: Path | None 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from library.clusters import load_clusters
+    from library.music_clusters import load_clusters
 
     model = load_clusters()
     ref = reference_features(csv)

@@ -5,13 +5,13 @@ The rule (the seed's, made to mean something for whatever library is at hand):
 
 1. **Targets on the library's own spread.** The voice's arousal sets the energy target and its valence the
    valence target (as normal scores, :data:`_VA_Z_SCALE`); its overall emotion 8-vector goes through the emotion
-   → music model (:mod:`models.music_model`), which predicts the other four features (danceability, mode,
+   → music model (:mod:`library.music_model`), which predicts the other four features (danceability, mode,
    acousticness, tempo) as z-scores of the reference corpus (Spotify). Each target z is read as a percentile
    (``Φ(z)``) and every track's features are turned into percentiles of *this library* (rank-based normal
    scores). So the most excited voices aim at the library's most energetic
    tracks and the saddest at its calmest, whatever the library's absolute level: a library of 28 soft clips still
    has a calmest and a liveliest.
-2. **Groups.** The voice's emotion cluster (:mod:`models.clustering`) and its music cluster — k-means on the
+2. **Groups.** The voice's emotion cluster (:mod:`models.emotion_clusters`) and its music cluster — k-means on the
    library's own normal scores, fitted per library — define the mood's groups. Each track's emotion 8-vector and
    cluster come from its position on the library's mood plane (valence from valence and mode, arousal from energy
    and tempo, all as library percentiles), so built-in and added tracks are measured the same way.
@@ -39,9 +39,9 @@ from typing import Any
 
 import numpy as np
 
+from core.errors import CatalogError, MoodmixError, NoTrackFoundError
 from library.types import FEATURES, Track, TrackChoice
 from models.types import EmotionEstimate, neutral_estimate
-from moodmix.errors import CatalogError, MoodmixError, NoTrackFoundError
 
 __all__ = [
     "GROUP_PENALTY",
@@ -93,12 +93,12 @@ class UnknownMoodError(MoodmixError, ValueError):
 class SelectionContext:
     """What selection needs besides the tracks: the emotion → music model and the emotion clusters.
 
-    ``assign_music_cluster`` (the reference corpus' clusters, :mod:`library.clusters`) is kept for callers that
+    ``assign_music_cluster`` (the reference corpus' clusters, :mod:`library.music_clusters`) is kept for callers that
     want a track's cluster on Spotify's scale; selection itself clusters each library on its own spread.
     """
 
-    music_model: Any  # models.music_model.MusicModel
-    emotion_clusters: Any  # models.clustering.EmotionClusters
+    music_model: Any  # library.music_model.MusicModel
+    emotion_clusters: Any  # models.emotion_clusters.EmotionClusters
     assign_music_cluster: Callable[[dict[str, float]], int]
 
 
@@ -109,9 +109,9 @@ def load_context() -> SelectionContext:
     """Load the shipped music model, emotion clusters and music clusters once per process."""
     global _CONTEXT
     if _CONTEXT is None:
-        from library.clusters import assign_cluster
-        from models.clustering import load_emotion_clusters
-        from models.music_model import load_music_model
+        from library.music_clusters import assign_cluster
+        from library.music_model import load_music_model
+        from models.emotion_clusters import load_emotion_clusters
 
         _CONTEXT = SelectionContext(load_music_model(), load_emotion_clusters(), assign_cluster)
     return _CONTEXT
@@ -511,8 +511,8 @@ def _folder_catalog(folder: Path) -> Any:
     new or changed files are analysed on first use, the rest come from the stored analysis."""
     import hashlib
 
+    from core.env import moodmix_home
     from library.catalog import open_catalog
-    from moodmix.settings import moodmix_home
 
     key = hashlib.sha1(str(folder.resolve()).encode()).hexdigest()[:12]
     catalog = open_catalog(home=moodmix_home() / "folders" / key)

@@ -5,7 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-__all__ = ["CREDIT_FIELDS", "FEATURES", "Track", "TrackChoice", "format_credit"]
+__all__ = ["ANALYSIS_VERSION", "CREDIT_FIELDS", "FEATURES", "Track", "TrackChoice", "format_credit"]
+
+#: Bumped when the analysis changes so that stored catalog rows can be told apart (kept per row); a row of an older
+#: version is analysed again the next time its file is added (2: musicnn tags, tag-informed features).
+ANALYSIS_VERSION = 2
+
 
 #: The seed's six music features on Spotify's scales: [0, 1] except mode (0 minor / 1 major) and tempo (BPM).
 FEATURES: tuple[str, ...] = ("danceability", "energy", "mode", "acousticness", "valence", "tempo")

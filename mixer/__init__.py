@@ -10,7 +10,7 @@ others (librosa, onnxruntime and torch are slow to import).
 
 from __future__ import annotations
 
-from moodmix._lazy import lazy_exports
+from core.lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "ABS_GATE_LUFS": "mixer.loudness",
@@ -39,7 +39,7 @@ _EXPORTS: dict[str, str] = {
     "VIDEO_FORMATS": "mixer.render",
     "VideoStreamInfo": "mixer.decode",
     "atomic_path": "mixer.render",
-    "build_bed": "mixer.follow",
+    "build_bed": "mixer.crossfade_bed",
     "check_output_path": "mixer.render",
     "db_to_gain": "mixer.loudness",
     "decode_audio": "mixer.decode",
@@ -50,7 +50,7 @@ _EXPORTS: dict[str, str] = {
     "duck_depth_db": "mixer.ducking",
     "duck_envelope": "mixer.ducking",
     "duck_gain_per_sample": "mixer.ducking",
-    "equal_power_fades": "mixer.follow",
+    "equal_power_fades": "mixer.crossfade_bed",
     "ffmpeg_exe": "mixer.ffmpeg",
     "fit_to_length": "mixer.fit",
     "gain_to_db": "mixer.loudness",
@@ -73,7 +73,7 @@ _EXPORTS: dict[str, str] = {
     "rider_gain_db": "mixer.leveller",
     "render": "mixer.render",
     "run_ffmpeg": "mixer.ffmpeg",
-    "segment_span": "mixer.follow",
+    "segment_span": "mixer.crossfade_bed",
     "short_term_from_hop_power": "mixer.loudness",
     "speech_mask": "mixer.ducking",
     "speech_probabilities": "mixer.vad",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from moodmix.errors import InvalidAudioError
+from core.errors import InvalidAudioError
 
 __all__ = ["as_float32_2d", "check_audio", "check_sr"]
 

@@ -8,7 +8,7 @@
   downmix matrix, which is louder by up to 3 dB) resampled to 16 kHz with soxr.
 
 Every failure a user can cause (missing, corrupt, truncated, no audio stream, zero length) raises
-:class:`~moodmix.errors.DecodeError` with a one-line message.
+:class:`~core.errors.DecodeError` with a one-line message.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from typing import Self
 
 import numpy as np
 
+from core.errors import DecodeError
 from mixer.ffmpeg import ffmpeg_exe, last_error_line
-from moodmix.errors import DecodeError
 
 __all__ = [
     "ANALYSIS_SR",

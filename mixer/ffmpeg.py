@@ -12,7 +12,7 @@ import shutil
 import subprocess
 from collections.abc import Sequence
 
-from moodmix.errors import DecodeError
+from core.errors import DecodeError
 
 __all__ = ["ffmpeg_exe", "last_error_line", "run_ffmpeg"]
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import correlate
 
+from core.errors import InvalidAudioError
 from mixer._validate import check_audio
-from moodmix.errors import InvalidAudioError
 
 __all__ = ["FitPlan", "FitResult", "fit_to_length", "plan_fit"]
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from moodmix.errors import InputLimitError
+from core.errors import InputLimitError
 
 __all__ = ["DEFAULT_LIMITS", "InputLimits", "check_input", "decoded_bytes", "work_samples"]
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from core.errors import InvalidAudioError
 from mixer._validate import check_audio, check_sr
 from mixer.ducking import duck_depth_db, duck_envelope, interpolate_curve, speech_mask
 from mixer.leveller import LevellerSettings, compressor_gain, leveller_for, rider_gain_db
@@ -41,7 +42,6 @@ from mixer.loudness import (
     kweighted_hop_power,
     true_peak_per_hop,
 )
-from moodmix.errors import InvalidAudioError
 
 __all__ = [
     "DEPTH_PRESETS",

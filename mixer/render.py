@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
+from core.errors import OutputPathError, UnsupportedFormatError
 from mixer.decode import MediaInfo
 from mixer.ffmpeg import ffmpeg_exe, last_error_line
-from moodmix.errors import OutputPathError, UnsupportedFormatError
 
 __all__ = [
     "AUDIO_FORMATS",

@@ -42,7 +42,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from moodmix.errors import InvalidAudioError, ModelLoadError
+from core.errors import InvalidAudioError, ModelLoadError
 
 __all__ = [
     "ASR_SR",
@@ -531,7 +531,7 @@ def resolve_asr_model(name: str, cache_dir: Path | None = None) -> str:
         return str(path)
     if setting == "base":
         if cache_dir is None:
-            from moodmix.settings import moodmix_home
+            from core.env import moodmix_home
 
             cache_dir = moodmix_home() / "models"
         return str(join_whisper_base(cache_dir))

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from core.errors import ModelLoadError
 from models.mapping import LABEL_VA, labels_from_va, normalise_labels
 from models.types import LABELS, EmotionEstimate, neutral_estimate
-from models.voice_emotion import SR, VoiceEmotionModel, _as_mono16k, _windows
-from moodmix.errors import ModelLoadError
+from models.voice_input import SR, VoiceEmotionModel, as_mono16k, speech_windows
 
 __all__ = ["HUB_LABEL_MAP", "HubAudioEmotionModel", "load_hub_audio_model", "map_hub_label"]
 
@@ -119,11 +119,11 @@ class HubAudioEmotionModel(VoiceEmotionModel):
     def predict_many(self, chunks: Sequence[np.ndarray], sr: int) -> list[EmotionEstimate]:
         out = []
         for chunk in chunks:
-            x = _as_mono16k(chunk, sr)
+            x = as_mono16k(chunk, sr)
             if x.size < int(0.1 * SR) or float(np.max(np.abs(x), initial=0.0)) < 1e-6:
                 out.append(neutral_estimate())
                 continue
-            wins = _windows(x)
+            wins = speech_windows(x)
             ps = np.stack([self.class_probs(w) for w in wins])
             p = np.average(ps, axis=0, weights=[w.size for w in wins])
             out.append(self._estimate(p))

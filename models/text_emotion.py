@@ -18,7 +18,7 @@ Two kinds of model sit behind one interface, :class:`TextEmotionModel` (load onc
   name with :data:`LABEL_NAME_MAP` (GoEmotions' 27, Ekman's 6, common synonyms); labels named ``neutral``/``other``
   act like the neutral detector above. A six-label model with generic names ``LABEL_0``..``LABEL_5`` is read in the
   dair-ai ``emotion`` data set's order (sadness, joy, love, anger, fear, surprise), which is how most such models
-  were trained; any other unmappable label set is a :class:`~moodmix.errors.ModelLoadError`.
+  were trained; any other unmappable label set is a :class:`~core.errors.ModelLoadError`.
 
 GoEmotions → six (:data:`GOEMOTIONS_TO_SIX`). It follows the authors' own Ekman grouping (the data set's
 ``ekman/`` folder) with love split off from joy, because the seed's label set has love:
@@ -54,9 +54,9 @@ from typing import Any
 
 import numpy as np
 
+from core.errors import ModelLoadError
 from models.mapping import va_from_labels
 from models.types import LABELS, EmotionEstimate, neutral_estimate
-from moodmix.errors import ModelLoadError
 
 __all__ = [
     "CLASSES",
@@ -201,7 +201,7 @@ def mpnet_path(cache_dir: Path) -> Path:
             for part in sorted(parts, key=lambda p: p.name):
                 with open(part, "rb") as f:
                     shutil.copyfileobj(f, out, length=1 << 22)
-        from models.separation.weights import sha256_file
+        from core.checksums import sha256_file
 
         size, sha = joined.stat().st_size, sha256_file(joined)
         if (size, sha) != MPNET_ZIP:
@@ -384,7 +384,9 @@ class FineTunedTextModel(TextEmotionModel):
         """
         base = minilm_path()
         if meta is not None:
-            from models.separation.weights import sha256_file  # the project's one file hash (cached per mtime)
+            from models.separation.weights import (
+                sha256_file,  # the project's one file hash (cached per mtime)
+            )
 
             for label, path, want in (("fine-tuned weights", weights, meta.get("weights_sha256")),
                                       ("base model", base / "model.safetensors", meta.get("base_sha256"))):

@@ -159,7 +159,7 @@ def track_emotion(
     -------
     EmotionEstimate
     """
-    from moodmix.errors import InvalidAudioError
+    from core.errors import InvalidAudioError
 
     if method == "features":
         if features is None:

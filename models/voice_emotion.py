@@ -44,9 +44,10 @@ from pathlib import Path
 
 import numpy as np
 
+from core.errors import ModelLoadError
 from models.mapping import LABEL_VA, labels_from_va, normalise_labels
 from models.types import LABELS, EmotionEstimate, neutral_estimate
-from moodmix.errors import InvalidAudioError, ModelLoadError
+from models.voice_input import SR, VoiceEmotionModel, as_mono16k, speech_windows
 
 __all__ = [
     "DEFAULT_WEIGHTS",
@@ -55,17 +56,12 @@ __all__ = [
     "EMODB_VA",
     "FEATURE_NAMES",
     "MIN_ACTIVE_S",
-    "SR",
-    "WINDOW_S",
     "ShippedVoiceModel",
-    "VoiceEmotionModel",
     "estimate_from_class_probs",
     "load_voice_model",
     "voice_features",
 ]
 
-SR = 16000
-WINDOW_S = 4.0  # long segments are judged in windows of this length and averaged
 MIN_ACTIVE_S = 0.3  # less active speech than this → no judgement (flagged neutral)
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "data" / "voice_emotion.npz"
 
@@ -137,24 +133,6 @@ def _frames(x: np.ndarray, length: int, hop: int) -> np.ndarray:
     return np.lib.stride_tricks.sliding_window_view(x, length)[::hop][:n]
 
 
-def _as_mono16k(audio: np.ndarray, sr: int) -> np.ndarray:
-    a = np.asarray(audio)
-    if a.ndim == 2:
-        a = a.mean(axis=0)
-    if a.ndim != 1:
-        raise InvalidAudioError(f"expected audio shaped (channels, samples) or (samples,), got shape {a.shape}")
-    if sr <= 0:
-        raise InvalidAudioError(f"expected a positive sample rate, got {sr}")
-    a = a.astype(np.float32, copy=False)
-    if not np.all(np.isfinite(a)):
-        raise InvalidAudioError("audio contains NaN or infinite samples; clean or re-decode the input")
-    if sr != SR:
-        import soxr
-
-        a = soxr.resample(a, sr, SR).astype(np.float32)
-    return a
-
-
 def _pitch(x: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-frame f0 (Hz, 0 when unvoiced) and voicing strength from the normalised autocorrelation at 8 kHz."""
     y = x[::2] - x[::2].mean()  # 8 kHz is plenty for 60-400 Hz; the 16 kHz input is low-passed by the VAD/ASR path
@@ -204,7 +182,7 @@ def voice_features(audio: np.ndarray, sr: int) -> np.ndarray | None:
     InvalidAudioError
         Wrong shape, non-finite samples or a non-positive ``sr``.
     """
-    x = _as_mono16k(audio, sr)
+    x = as_mono16k(audio, sr)
     if x.size < _N_FFT:
         return None
     frames = _frames(x, _WIN, _HOP)
@@ -273,15 +251,6 @@ def voice_features(audio: np.ndarray, sr: int) -> np.ndarray | None:
     return feats
 
 
-def _windows(x: np.ndarray) -> list[np.ndarray]:
-    """Split 16 kHz audio into about-equal windows no longer than WINDOW_S."""
-    n_win = int(WINDOW_S * SR)
-    if x.size <= n_win * 1.25:
-        return [x]
-    k = int(np.ceil(x.size / n_win))
-    return [w for w in np.array_split(x, k)]
-
-
 # ---------------------------------------------------------------------------------------------------------
 # class probabilities → estimate
 
@@ -308,21 +277,6 @@ def estimate_from_class_probs(probs: np.ndarray, classes: Sequence[str] = EMODB_
 
 # ---------------------------------------------------------------------------------------------------------
 # the model
-
-
-class VoiceEmotionModel:
-    """Interface of every voice model: speech audio → :class:`EmotionEstimate` (load once, predict many)."""
-
-    name: str = "voice"
-    #: labels this model can single out (the complement fusion takes only the others from the words)
-    covers: frozenset[str] = frozenset({"sadness", "joy", "anger", "fear"})
-
-    def predict(self, audio: np.ndarray, sr: int) -> EmotionEstimate:
-        """Judge one stretch of speech; returns a flagged neutral estimate when it holds no active sound."""
-        return self.predict_many([audio], sr)[0]
-
-    def predict_many(self, chunks: Sequence[np.ndarray], sr: int) -> list[EmotionEstimate]:
-        raise NotImplementedError
 
 
 @dataclass(frozen=True)
@@ -370,9 +324,9 @@ class ShippedVoiceModel(VoiceEmotionModel):
     def predict_many(self, chunks: Sequence[np.ndarray], sr: int) -> list[EmotionEstimate]:
         out: list[EmotionEstimate] = []
         for chunk in chunks:
-            x = _as_mono16k(chunk, sr)
+            x = as_mono16k(chunk, sr)
             feats, weights = [], []
-            for w in _windows(x):
+            for w in speech_windows(x):
                 f = voice_features(w, SR)
                 if f is not None:
                     feats.append(f)
@@ -447,7 +401,7 @@ def _load_npz(path: Path, setting: str) -> VoiceEmotionModel:
 #: Whisper encoder frames: 1500 per 30 s window.
 FRAME_S = 0.02
 #: Speech pieces are laid end to end, with short silences between them, into windows of at most this long:
-#: one Whisper encoder pass each (the ASR transcribes the very same windows, see :mod:`models.api`).
+#: one Whisper encoder pass each (the ASR transcribes the very same windows, see :mod:`models.emotion_pass`).
 PACK_MAX_S = 28.0
 PACK_GAP_S = 0.3
 #: The shipped default: a head over the Whisper tiny.en encoder embeddings and the 82 statistics
@@ -660,7 +614,7 @@ class EncoderVoiceModel(VoiceEmotionModel):
 
         ``known``: encoder frames the ASR already computed for some of those windows (see :func:`encode_pieces`).
         """
-        pieces = [_as_mono16k(c, sr) for c in chunks]
+        pieces = [as_mono16k(c, sr) for c in chunks]
         if not pieces:
             return []
         return self.estimates(encode_pieces(self.encoder, pieces, known), pieces)

@@ -1,7 +1,7 @@
 """The ``moodmix`` command line: thin front end over the library functions.
 
 Each command group lives in :mod:`moodmix.commands` and registers itself here. Any
-:class:`~moodmix.errors.MoodmixError` becomes one line on stderr and exit status 1 — never a traceback.
+:class:`~core.errors.MoodmixError` becomes one line on stderr and exit status 1 — never a traceback.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ try:  # typer < 0.29 raises the click package's exceptions
 except ImportError:  # pragma: no cover
     pass
 
-from moodmix.errors import MoodmixError
+from core.errors import MoodmixError
 
 app = typer.Typer(
     name="moodmix",

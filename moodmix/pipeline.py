@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from moodmix.errors import DecodeError
+from core.errors import DecodeError
 from moodmix.settings import JobSettings, ProgressFn
 
 __all__ = ["STAGES", "mix_file"]
@@ -92,8 +92,8 @@ def catalog_for(library: Any, database: str | None) -> Any:
 def _forced_choice(music: Path, library: Any) -> Any:
     """The ``--music`` track: a catalog track when the file is in the catalog (its analysis, beats included, is
     reused) or when ``music`` is a catalog id; else the file as it is (its beats are tracked when fitting)."""
+    from core.errors import MoodmixError
     from library.types import Track, TrackChoice
-    from moodmix.errors import MoodmixError
 
     p = Path(music)
     catalog = None
@@ -128,9 +128,9 @@ def _forced_choice(music: Path, library: Any) -> Any:
 
 def _plan_follow_mood(emotion: Any, settings: JobSettings, voice_s: float, offset_s: float,
                       total_s: float) -> list[tuple[float, float, Any]]:
-    """Where the bed changes track (:func:`library.follow.plan_mood_segments`), in output time: the emotion
+    """Where the bed changes track (:func:`library.mood_plan.plan_mood_segments`), in output time: the emotion
     timeline is in voice time, the output starts ``offset_s`` earlier (the intro)."""
-    from library.follow import plan_mood_segments
+    from library.mood_plan import plan_mood_segments
     from library.select import choose_tracks
 
     library = catalog_for(settings.library, settings.database)
@@ -152,9 +152,9 @@ def _plan_follow_mood(emotion: Any, settings: JobSettings, voice_s: float, offse
 def _follow_mood_bed(mood_plan: list[tuple[float, float, Any]], sr: int, n_total: int) -> Any:
     """One bed from several tracks, each fitted to its stretch, crossfaded at the changes: a block reader, rendered
     block by block during the mix like a single track's bed (memory: the decoded tracks, not the bed)."""
+    from mixer.crossfade_bed import FollowBed, segment_span
     from mixer.decode import decode_audio
     from mixer.fit import plan_fit
-    from mixer.follow import FollowBed, segment_span
     from mixer.media import BedReader
 
     crossfade_s = 2.0
@@ -218,15 +218,22 @@ def mix_file(
 
     Raises
     ------
-    moodmix.errors.MoodmixError
+    core.errors.MoodmixError
         Any bad input (missing/corrupt file, no audio, unsupported output, output == input, no track, ...).
         A failed run leaves no output file behind.
     """
     from library.select import choose_tracks
-    from mixer.decode import ANALYSIS_SR, SpooledVoice, decode_audio, measure_file_loudness, probe, spool_voice
+    from mixer.decode import (
+        ANALYSIS_SR,
+        SpooledVoice,
+        decode_audio,
+        measure_file_loudness,
+        probe,
+        spool_voice,
+    )
     from mixer.fit import plan_fit
-    from mixer.media import BedReader, MixMeter, PlacedBed, StemWriter, stream_mix
     from mixer.leveller import leveller_for
+    from mixer.media import BedReader, MixMeter, PlacedBed, StemWriter, stream_mix
     from mixer.mixdown import MixSettings, plan_mix
     from mixer.render import check_output_path, default_output_path, output_format, output_rate, render
     from mixer.vad import detect_speech
@@ -273,7 +280,7 @@ def mix_file(
         # optional voice isolation: the mix uses the isolated voice (+ some ambience when asked)
         separation_method = None
         if settings.separate:
-            from models.separation.api import isolate_voice_stream
+            from models.separation.isolate import isolate_voice_stream
 
             with clock.stage("separate"):
                 # window by window from the spool into a new spool: memory bounded by one window, any length
@@ -303,7 +310,7 @@ def mix_file(
         if emotion_skipped is None:
             with clock.stage("emotion"):
                 if segments:
-                    from models.api import analyse_speech
+                    from models.emotion_pass import analyse_speech
 
                     emotion = analyse_speech(voice.analysis, ANALYSIS_SR, segments, settings=settings.emotion)
                 else:  # nothing to judge: a flagged neutral result

@@ -6,15 +6,16 @@ The CLI, the Celery tasks and the API build a :class:`JobSettings` and hand it t
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Literal
 
-if TYPE_CHECKING:  # pragma: no cover
-    from models.api import EmotionSettings
+from core.env import env_setting
 
-__all__ = ["JobSettings", "LEVELLERS", "Preset", "PRESETS", "ProgressFn", "moodmix_home", "env_setting", "emotion_settings_from_env"]
+if TYPE_CHECKING:  # pragma: no cover
+    from models.emotion_pass import EmotionSettings
+
+__all__ = ["JobSettings", "LEVELLERS", "Preset", "PRESETS", "ProgressFn", "emotion_settings_from_env"]
 
 Preset = Literal["podcast", "vlog", "clear"]
 
@@ -69,26 +70,15 @@ class JobSettings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
-def moodmix_home() -> Path:
-    """``MOODMIX_HOME`` (catalog, caches, job files); default ``~/.moodmix``."""
-    return Path(os.environ.get("MOODMIX_HOME") or Path.home() / ".moodmix")
-
-
-def env_setting(name: str, default: str | None = None) -> str | None:
-    """Read one ``MOODMIX_*`` setting. Only front ends (CLI, workers) call this; library code takes arguments."""
-    value = os.environ.get(name)
-    return value if value not in (None, "") else default
-
-
 def emotion_settings_from_env(voice_model: str | None = None, text_model: str | None = None,
                               asr_model: str | None = None, fusion: str | None = None,
                               language_model: str | None = None) -> "EmotionSettings":
     """Emotion model settings from flags, then ``MOODMIX_VOICE_MODEL`` / ``MOODMIX_TEXT_MODEL`` /
     ``MOODMIX_ASR_MODEL`` / ``MOODMIX_FUSION`` / ``MOODMIX_LANGUAGE_MODEL``, then the shipped defaults. Front ends
     (CLI, workers) call this."""
-    from models.api import EmotionSettings
+    from core.errors import MoodmixError
+    from models.emotion_pass import EmotionSettings
     from models.fusion import FUSION_METHODS
-    from moodmix.errors import MoodmixError
 
     method = fusion or env_setting("MOODMIX_FUSION", "weighted") or "weighted"
     if method not in FUSION_METHODS:

@@ -41,7 +41,7 @@ if ! command -v espeak-ng >/dev/null 2>&1; then
   apt_install espeak-ng || echo "moodmix: espeak-ng not installed; the synthetic-speech ASR tests will skip" >&2
 fi
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  # the Telegram bot's tests run against telegram-test-api (npm; tests/bot/conftest.py installs it)
+  # the Telegram bot's tests run against telegram-test-api (npm; tests/workers/bot/conftest.py installs it)
   apt_install nodejs npm || echo "moodmix: Node.js not installed; the Telegram bot tests will skip" >&2
 fi
 if ! command -v docker-compose >/dev/null 2>&1 && ! docker compose version >/dev/null 2>&1; then

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.signals import sine, speech_like, write_audio  # noqa: F401  (fixtures below hand them out)
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("MOODMIX_SHARED_DATA", REPO.parent / "shared" / "data"))
 EMODB = SHARED_DATA / "emodb"
@@ -32,38 +34,6 @@ def _private_moodmix_home(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
-
-
-def sine(sr: int, hz: float, seconds: float, channels: int = 1, amplitude: float = 0.5) -> np.ndarray:
-    """A float32 sine of shape (channels, samples)."""
-    t = np.arange(int(round(sr * seconds)), dtype=np.float64) / sr
-    x = (amplitude * np.sin(2 * np.pi * hz * t)).astype(np.float32)
-    return np.repeat(x[None, :], channels, axis=0)
-
-
-def speech_like(sr: int, seconds: float, *, bursts: list[tuple[float, float]], rng: np.random.Generator,
-                level: float = 0.3) -> np.ndarray:
-    """Speech-like bursts: a 120-220 Hz glottal pulse train with syllable-rate (4 Hz) amplitude modulation,
-    filtered through two formant-ish resonances, only inside ``bursts`` [(start_s, end_s)...]. Shape (1, n)."""
-    from scipy.signal import lfilter
-
-    n = int(round(sr * seconds))
-    t = np.arange(n) / sr
-    f0 = 160 + 40 * np.sin(2 * np.pi * 0.7 * t)
-    phase = np.cumsum(f0 / sr)
-    pulses = (np.diff(np.floor(phase), prepend=0) > 0).astype(np.float64)
-    x = pulses + 0.02 * rng.standard_normal(n)
-    for fc, bw in ((700.0, 130.0), (1200.0, 200.0)):
-        r = np.exp(-np.pi * bw / sr)
-        a = [1, -2 * r * np.cos(2 * np.pi * fc / sr), r * r]
-        x = lfilter([1 - r], a, x)
-    env = np.zeros(n)
-    for s, e in bursts:
-        i0, i1 = int(s * sr), min(n, int(e * sr))
-        env[i0:i1] = 0.6 + 0.4 * np.abs(np.sin(2 * np.pi * 2.0 * t[i0:i1]))
-    x = x * env
-    peak = np.max(np.abs(x)) or 1.0
-    return (level * x / peak).astype(np.float32)[None, :]
 
 
 @pytest.fixture
@@ -101,3 +71,41 @@ def emodb_speech(emodb_dir: Path) -> tuple[np.ndarray, int]:
         parts.append(y.mean(axis=1))
         parts.append(np.zeros(int(1.5 * sr), dtype=np.float32))
     return np.concatenate(parts)[None, :], sr
+
+
+# media for the I/O, pipeline and CLI tests (tests/mixer, tests/moodmix)
+
+@pytest.fixture
+def stereo_tone():
+    """A 2 s stereo test signal at 48 kHz: 440 Hz left, 660 Hz right, -9 dBFS."""
+    sr = 48000
+    t = np.arange(2 * sr) / sr
+    x = np.stack([0.35 * np.sin(2 * np.pi * 440 * t), 0.35 * np.sin(2 * np.pi * 660 * t)]).astype(np.float32)
+    return x, sr
+
+
+@pytest.fixture(scope="session")
+def music_track(tmp_path_factory) -> Path:
+    """A 6 s stereo music-like loop at 48 kHz (chords + a 120 BPM kick), written as FLAC."""
+    sr = 48000
+    n = 6 * sr
+    t = np.arange(n) / sr
+    rng = np.random.default_rng(7)
+    chord = sum(np.sin(2 * np.pi * f * t) for f in (220.0, 277.2, 329.6)) / 3
+    kick = np.zeros(n)
+    for b in np.arange(0, 6, 0.5):
+        i = int(b * sr)
+        k = np.exp(-np.arange(int(0.12 * sr)) / (0.03 * sr)) * np.sin(2 * np.pi * 60 * np.arange(int(0.12 * sr)) / sr)
+        kick[i:i + len(k)] += k[: n - i]
+    x = 0.25 * chord + 0.3 * kick + 0.01 * rng.standard_normal(n)
+    st = np.stack([x, np.roll(x, 240)]).astype(np.float32)
+    path = tmp_path_factory.mktemp("music") / "loop.flac"
+    return write_audio(path, st, sr)
+
+
+@pytest.fixture(scope="session")
+def builtin_track() -> Path:
+    """A built-in library track (immich-memories-music, MIT): the catalog has its beats, so no beat tracking."""
+    import immich_memories_music
+
+    return sorted((immich_memories_music.tracks_dir() / "calm").glob("*.opus"))[0]

@@ -125,8 +125,8 @@ def mix_one(source: str, outdir: str, report_path: str, options: dict[str, Any])
 
     The output is rendered under a temporary name and renamed; the report is written last, atomically.
     """
+    from core.errors import MoodmixError, NoTrackFoundError
     from mixer.decode import probe
-    from moodmix.errors import MoodmixError, NoTrackFoundError
     from moodmix.settings import JobSettings
 
     t0 = time.perf_counter()
@@ -298,7 +298,7 @@ def run_batch(
     on_done : callable, optional
         Called with each :class:`BatchOutcome` as it finishes (skipped ones first).
     """
-    from moodmix.errors import MoodmixError
+    from core.errors import MoodmixError
 
     if not indir.is_dir():
         raise MoodmixError(f"batch input {indir} is not a folder; give the folder that holds the recordings")

@@ -2,7 +2,7 @@
 ``{"tracks": [...as library list --json...], "moods": [...the mood words --mood takes...]}``.
 
 The API runs it in a child process (the catalog code needs numpy; the API process never imports it), at most
-one at a time, and caches the answer (:class:`workers.api` ``_CatalogCache``).
+one at a time, and caches the answer (:class:`workers.http_api` ``_CatalogCache``).
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import sys
 
 
 def main() -> int:
+    from core.env import env_setting
+    from core.errors import MoodmixError
     from library.catalog import default_catalog
     from models.track_emotion import MOOD_VA
     from models.types import LABELS
-    from moodmix.errors import MoodmixError
-    from moodmix.settings import env_setting
 
     try:
         tracks = default_catalog(env_setting("MOODMIX_DATABASE_URL")).tracks()

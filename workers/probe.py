@@ -39,8 +39,8 @@ class ProbeResult:
 
 
 def _check(limits: Any, *, sample_rate: int, channels: int, duration_s: float) -> None:
+    from core.errors import InputLimitError
     from mixer.limits import check_input
-    from moodmix.errors import InputLimitError
 
     try:
         check_input(sample_rate=sample_rate, channels=channels, duration_s=duration_s, limits=limits,

@@ -225,9 +225,9 @@ def queue_remix(
 
 
 def _catalog_title(track_id: str) -> str | None:
+    from core.env import env_setting
+    from core.errors import MoodmixError
     from library.catalog import default_catalog
-    from moodmix.errors import MoodmixError
-    from moodmix.settings import env_setting
 
     try:
         return str(default_catalog(env_setting("MOODMIX_DATABASE_URL")).get(track_id).title)
@@ -248,9 +248,9 @@ def ranked_tracks(report: dict[str, Any]) -> list[dict[str, Any]]:
 def run_remix(job_id: str, version: int, *, settings: Settings, store: JobStore | None = None) -> dict[str, Any]:
     """Render version ``version`` of done job ``job_id``: the upload re-decoded, the first report's speech and
     mood, the asked track and level. Writes ``result.v<N>.<fmt>`` and ``report.v<N>.json`` (or ``error.v<N>``)."""
-    from moodmix.errors import MoodmixError
+    from core.errors import MoodmixError
     from moodmix.pipeline import mix_file
-    from workers.tasks import _public_report, client_message, job_settings
+    from workers.job_contract import client_message, job_settings, public_report
 
     store = store or JobStore(settings)
     files = store.files(job_id)
@@ -321,7 +321,7 @@ def run_remix(job_id: str, version: int, *, settings: Settings, store: JobStore 
     if not files.exists():
         work.unlink(missing_ok=True)
         return {"id": job_id, "version": version, "state": "deleted"}
-    report = _public_report(report, {**manifest, "format": fmt})
+    report = public_report(report, {**manifest, "format": fmt})
     if isinstance(report.get("output"), dict):
         report["output"]["path"] = version_download_name(manifest, version, fmt)
     ranked = ranked_tracks(analysis)

@@ -5,9 +5,9 @@ completes its first request line and headers: 520 such connections under ``ulimi
 file descriptors (issue 13). :class:`GuardedH11Protocol` closes a connection whose request headers are not
 complete ``header_timeout_s`` after it opened, and refuses connections past ``max_connections`` (at most half the
 process's file-descriptor limit) at once, so the server keeps descriptors for the clients it is serving. A slow
-*body* is the app's to cut off (:mod:`workers.api`, 408).
+*body* is the app's to cut off (:mod:`workers.http_api`, 408).
 
-``moodmix serve`` uses it; with plain uvicorn: ``uvicorn workers.api:app --http workers.server:GuardedH11Protocol``.
+``moodmix serve`` uses it; with plain uvicorn: ``uvicorn workers.http_api:app --http workers.server:GuardedH11Protocol``.
 """
 
 from __future__ import annotations

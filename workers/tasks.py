@@ -7,7 +7,7 @@ report. Arguments are ids, never arrays.
 
 Failure handling:
 
-- bad input (any :class:`~moodmix.errors.MoodmixError`): the job fails at once with the library's one-line
+- bad input (any :class:`~core.errors.MoodmixError`): the job fails at once with the library's one-line
   message; never retried.
 - transient faults (Redis connection, temporary I/O errors): retried with exponential backoff and jitter, at
   most ``max_retries`` times, then the job fails.
@@ -32,7 +32,6 @@ import errno
 import logging
 import os
 import random
-import re
 import resource
 import secrets
 import shutil
@@ -50,8 +49,9 @@ from celery.signals import worker_process_init, worker_ready
 
 from workers.celery_app import app
 from workers.config import Settings, get_settings
+from workers.job_contract import client_message, job_settings, public_report
 from workers.jobs import JobStore, overall_progress
-from workers.storage import JobFiles, atomic_write_json, download_name, read_json
+from workers.storage import JobFiles, atomic_write_json, read_json
 from workers.warm import warm_models
 
 __all__ = ["TransientJobError", "job_settings", "mix_job", "run_job", "sweep", "warm_models"]
@@ -84,17 +84,6 @@ def _out_of_space(exc: BaseException) -> bool:
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
         return True
     return "No space left on device" in str(exc) or "ENOSPC" in str(exc)
-
-
-def client_message(message: str, settings: Settings, files: JobFiles | None = None) -> str:
-    """``message`` without server paths: the job directory, the jobs and home folders, the temporary folder
-    (any absolute path left is cut to its file name)."""
-    roots = [str(files.root) if files is not None else "", str(settings.jobs_dir), str(settings.home),
-             tempfile.gettempdir()]
-    out = message
-    for root in sorted({r for r in roots if r and r != "/"}, key=len, reverse=True):
-        out = out.replace(root + os.sep, "").replace(root, "…")
-    return re.sub(r"(?<![\w.])/(?:[^\s/'\"]+/)+([^\s/'\"]+)", r"\1", out)
 
 
 def _job_bytes(root: Path, tmp: Path) -> int:
@@ -168,64 +157,6 @@ def _is_transient(exc: BaseException) -> bool:
     if isinstance(exc, (ConnectionError, TimeoutError)):
         return True
     return isinstance(exc, OSError) and exc.errno in _TRANSIENT_ERRNOS
-
-
-def job_settings(manifest: dict[str, Any]) -> Any:
-    """The :class:`~moodmix.settings.JobSettings` of a job, from the options in its manifest."""
-    from moodmix.settings import JobSettings
-
-    opts = manifest.get("options") or {}
-    kwargs: dict[str, Any] = {"output_format": manifest["format"]}
-    if opts.get("preset"):
-        kwargs["preset"] = opts["preset"]
-    if opts.get("mood"):
-        kwargs["mood"] = opts["mood"]
-    if opts.get("target_lufs") is not None:
-        kwargs["target_lufs"] = float(opts["target_lufs"])
-    if opts.get("follow_mood") is not None:
-        kwargs["follow_mood"] = bool(opts["follow_mood"])
-    if opts.get("avoid_tracks"):
-        kwargs["avoid_tracks"] = tuple(opts["avoid_tracks"])
-    if opts.get("analyse_emotion") is not None:
-        kwargs["analyse_emotion"] = bool(opts["analyse_emotion"])
-    if opts.get("track"):  # a catalog track the creator picked (POST /jobs track=): the mood is still heard
-        kwargs["music"] = Path(str(opts["track"]))
-        kwargs["emotion_with_music"] = True
-    if opts.get("separate") is not None:
-        kwargs["separate"] = bool(opts["separate"])
-    if opts.get("keep_ambience_db") is not None:
-        kwargs["keep_ambience_db"] = float(opts["keep_ambience_db"])
-    if opts.get("library"):
-        kwargs["library"] = str(opts["library"])
-    if opts.get("database"):  # `batch --queue --database URL`; else JobSettings takes MOODMIX_DATABASE_URL
-        kwargs["database"] = str(opts["database"])
-    if opts.get("seed") is not None:
-        kwargs["seed"] = int(opts["seed"])
-    if kwargs.get("analyse_emotion", True):
-        from moodmix.settings import emotion_settings_from_env
-
-        kwargs["emotion"] = emotion_settings_from_env()
-    return JobSettings(**kwargs)
-
-
-def _public_report(report: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
-    """The report as clients see it: no server paths (the input and output are named as the user knows them)."""
-    out = dict(report)
-    name = str(manifest.get("original_name") or "upload")
-    if isinstance(out.get("input"), dict):
-        out["input"] = {**out["input"], "path": name}
-    if isinstance(out.get("output"), dict):
-        out["output"] = {**out["output"], "path": download_name(name, str(manifest["format"]))}
-    music = out.get("music")
-    if isinstance(music, dict) and music.get("path"):
-        out["music"] = {**music, "path": os.path.basename(str(music["path"]))}
-    music = out.get("music")
-    if isinstance(music, dict) and str(music.get("track") or "").startswith("/"):  # their own music: no paths
-        own = "own-music"
-        out["music"] = {**music, "track": own, "title": "your music", "path": "your music",
-                        "reasons": ["your own music"],
-                        "segments": [{**seg, "track": own} for seg in music.get("segments") or []]}
-    return out
 
 
 class _Progress:
@@ -307,7 +238,7 @@ def run_job(job_id: str, *, settings: Settings, store: JobStore | None = None, t
 
 def _run_claimed(job_id: str, settings: Settings, store: JobStore, task: Task | None, files: JobFiles,
                  manifest: dict[str, Any], watch: _Watch) -> dict[str, Any]:
-    from moodmix.errors import MoodmixError
+    from core.errors import MoodmixError
     from moodmix.pipeline import mix_file
 
     rec = store.get(job_id) or {}
@@ -375,7 +306,7 @@ def _run_claimed(job_id: str, settings: Settings, store: JobStore, task: Task | 
         work.unlink(missing_ok=True)
         store.mark_done(job_id)
         return {"id": job_id, "state": "done", "redelivered": True}
-    report = _public_report(report, manifest)
+    report = public_report(report, manifest)
     report["job"] = {"runs": attempts, "requeues": int(rec.get("requeues") or 0),
                      "peak_disk_bytes": watch.peak_bytes}
     try:
@@ -396,9 +327,9 @@ def _run_claimed(job_id: str, settings: Settings, store: JobStore, task: Task | 
 
 def _check_limits(files: JobFiles, settings: Settings) -> None:
     """The service's input limits, from the header (cheap): raises InputLimitError (a MoodmixError)."""
+    from core.errors import DecodeError
     from mixer.decode import probe
     from mixer.limits import check_input
-    from moodmix.errors import DecodeError
 
     try:
         info = probe(files.input)

@@ -30,8 +30,7 @@ def warm_models() -> float:
     except Exception as exc:  # noqa: BLE001 - best effort, see the module docstring
         log.warning("could not warm the speech detector: %s", exc)
     try:
-        from models.api import analyse_speech
-
+        from models.emotion_pass import analyse_speech
         from moodmix.settings import emotion_settings_from_env
 
         analyse_speech(tone, sr, [(0.0, 1.0)], settings=emotion_settings_from_env())

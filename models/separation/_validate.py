@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from moodmix.errors import InvalidAudioError
+from core.errors import InvalidAudioError
 
 __all__ = ["check_audio"]
 

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from moodmix.errors import ModelLoadError
+from core.errors import ModelLoadError
 
 from .apply import iter_blocks
 from .weights import deepfilternet_model_path

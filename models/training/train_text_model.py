@@ -40,6 +40,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from core.checksums import sha256_file
 from models.text_emotion import (
     CLASSES,
     GOEMOTIONS_TO_SIX,

@@ -29,10 +29,10 @@ from models.voice_emotion import (
     DEFAULT_WEIGHTS,
     EMODB_CLASSES,
     FEATURE_NAMES,
-    SR,
     ShippedVoiceModel,
     voice_features,
 )
+from models.voice_input import SR
 
 __all__ = ["arousal_high", "fit_final", "load_emodb_features", "loso_predict", "main"]
 

@@ -11,7 +11,7 @@ pitch ±2 semitones and/or tempo ±10 % (p 0.5 each), room reverb (synthetic exp
 0.2–0.8 s, p 0.4), a bed at 5–20 dB SNR (p 0.85: babble of 3–5 other EmoDB clips 0.45, one of the even-numbered
 built-in music clips 0.25, pink-ish noise 0.15), level ±20 dB, and a low-bitrate codec over the whole packed window (p 0.4:
 Opus 24 kb/s or MP3 64 kb/s through ffmpeg). Clips are packed per speaker, in random order, into windows of at most
-28 s with 0.3 s gaps, as :mod:`models.api` packs speech pieces for the ASR, and each window is encoded once;
+28 s with 0.3 s gaps, as :mod:`models.emotion_pass` packs speech pieces for the ASR, and each window is encoded once;
 a clip's embedding is the mean and standard deviation of its encoder frames.
 
 Feature sets compared (``--sets``): ``stats`` (the previous model's 82 statistics), ``tiny`` (Whisper tiny.en
@@ -54,13 +54,13 @@ from models.voice_emotion import (
     EMODB_CLASSES,
     FEATURE_NAMES,
     PACK_GAP_S,
-    SR,
     WhisperEncoder,
     pack_pieces,
     pool_frames,
     voice_features,
     window_audio,
 )
+from models.voice_input import SR
 
 DATA = REPO / "models" / "data"
 CACHE = REPO / "benchmarks" / "out" / "cache"

@@ -35,7 +35,7 @@ def batch(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from moodmix.errors import MoodmixError
+    from core.errors import MoodmixError
     from workers.batch import BatchOutcome, run_batch, summary_json
 
     if preset is not None and preset not in ("podcast", "vlog", "clear"):

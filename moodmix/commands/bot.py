@@ -23,7 +23,7 @@ def bot(
     """Run the Telegram bot: /emo TEXT, voice messages and videos mixed by the workers (needs MOODMIX_TELEGRAM_TOKEN)."""
     from pydantic import ValidationError
 
-    from moodmix.errors import MoodmixError
+    from core.errors import MoodmixError
     from workers.bot.app import run_bot
     from workers.bot.config import BotSettings
     from workers.config import get_settings

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import typer
 
-from moodmix.errors import MoodmixError
+from core.errors import MoodmixError
 
 if TYPE_CHECKING:
-    from models.api import EmotionSettings
+    from models.emotion_pass import EmotionSettings
 
 __all__ = ["analyse_file", "plot_path", "register", "settings_from_env"]
 
@@ -32,7 +32,7 @@ __all__ = ["analyse_file", "plot_path", "register", "settings_from_env"]
 def settings_from_env(voice_model: str | None = None, text_model: str | None = None,
                       asr_model: str | None = None, fusion: str | None = None,
                       language_model: str | None = None) -> EmotionSettings:
-    """An :class:`~models.api.EmotionSettings` from flags, then ``MOODMIX_*_MODEL`` variables, then defaults."""
+    """An :class:`~models.emotion_pass.EmotionSettings` from flags, then ``MOODMIX_*_MODEL`` variables, then defaults."""
     from moodmix.settings import emotion_settings_from_env
 
     return emotion_settings_from_env(voice_model, text_model, asr_model, fusion, language_model)
@@ -54,7 +54,7 @@ def _decode(path: Path) -> tuple[np.ndarray, int]:
 def analyse_file(path: Path, settings, progress=None):  # type: ignore[no-untyped-def]
     """Decode → VAD → emotion pass for one file: ``(EmotionAnalysis, speech segments, duration_s)``."""
     from mixer.vad import detect_speech
-    from models.api import analyse_speech
+    from models.emotion_pass import analyse_speech
 
     audio, sr = _decode(path)
     activity = detect_speech(audio, sr)
@@ -115,7 +115,7 @@ def emotions(
                                       "[env MOODMIX_FUSION]."),
 ) -> None:
     """Hear the emotion of voice recordings/videos (voice sound + words) or of text."""
-    from models.api import analyse_text
+    from models.emotion_pass import analyse_text
 
     inputs = list(inputs or [])
     texts = list(text or [])
@@ -131,7 +131,7 @@ def emotions(
 
     failures = 0
     if texts:
-        from models.api import check_text_language
+        from models.emotion_pass import check_text_language
 
         refused: dict[int, str] = {}
         for i, t in enumerate(texts):
@@ -163,7 +163,7 @@ def emotions(
             raise typer.Exit(1)
         return
 
-    from models.api import load_models
+    from models.emotion_pass import load_models
 
     load_models(settings)  # a bad model setting fails once, up front, naming the setting
     for i, path in enumerate(inputs):

@@ -16,8 +16,8 @@ DatabaseOpt = typer.Option(None, "--database", help="SQLAlchemy URL of the catal
 
 
 def _catalog(database: str | None, *, builtin: bool = True) -> Any:
+    from core.env import env_setting
     from library.catalog import default_catalog, open_catalog
-    from moodmix.settings import env_setting
 
     url = database or env_setting("MOODMIX_DATABASE_URL")
     return default_catalog(url) if builtin else open_catalog(url)
@@ -29,8 +29,8 @@ def _fmt(v: Any, nd: int = 2) -> str:
 
 def _instrumentals(cat: Any, summary: Any, *, mode: str, quiet: bool) -> Any:
     """Separate the instrumentals of the tracks of one ``add`` into ``MOODMIX_HOME/derived``."""
-    from library.instrumentals import add_instrumentals
-    from moodmix.settings import moodmix_home
+    from core.env import moodmix_home
+    from library.derived_instrumentals import add_instrumentals
 
     def progress(track: Any, outcome: str) -> None:
         if not quiet and outcome == "made":
@@ -129,10 +129,9 @@ def register(app: typer.Typer) -> None:
             for t in tracks:
                 typer.echo(json.dumps({**t.to_dict(), "derived_from": t.derived_from}))
             return
+        from rich import box
         from rich.console import Console
         from rich.table import Table
-
-        from rich import box
 
         from library.select import describe_track
 
@@ -187,8 +186,8 @@ def register(app: typer.Typer) -> None:
         database: str | None = DatabaseOpt,
     ) -> None:
         """Set the credit of one of your tracks (shown wherever the track is: summary, report, web page)."""
+        from core.errors import MoodmixError
         from library.types import format_credit
-        from moodmix.errors import MoodmixError
 
         if not any(v is not None for v in (artist, licence, source, title, share_alike)):
             raise MoodmixError("give at least one of --artist, --licence, --source, --title, --share-alike")
@@ -225,14 +224,14 @@ def register(app: typer.Typer) -> None:
         database: str | None = DatabaseOpt,
     ) -> None:
         """Counts and the table of cluster means (reference corpus and this library)."""
-        from library.clusters import cluster_means_table
+        from library.music_clusters import cluster_means_table
 
         cat = _catalog(database)
         st = cat.stats()
         st["reference_cluster_means"] = cluster_means_table()
         if plot is not None:
+            from core.errors import MoodmixError
             from library.plots import plot_clusters, plot_library
-            from moodmix.errors import MoodmixError
 
             try:
                 st["plot"] = str(plot_library(cat.tracks(), plot))

@@ -1,5 +1,5 @@
 """`moodmix mix`: one input → the mixed audio or video (+ report, stems). A thin front end over
-:func:`moodmix.pipeline.mix_file`; every :class:`~moodmix.errors.MoodmixError` becomes one line and exit 1
+:func:`moodmix.pipeline.mix_file`; every :class:`~core.errors.MoodmixError` becomes one line and exit 1
 (:func:`moodmix.cli.main` does that)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from moodmix.errors import MoodmixError, OutputPathError
+from core.errors import MoodmixError, OutputPathError
 from moodmix.settings import LEVELLERS, PRESETS, JobSettings, emotion_settings_from_env
 
 #: Inputs at least this long get a progress bar on stderr.

@@ -24,7 +24,7 @@ def serve(
 
     get_settings()  # fail early, with pydantic's message, on a bad MOODMIX_* setting
     # h11 with a header timeout and a connection cap (workers.server): idle sockets cannot exhaust descriptors
-    uvicorn.run("workers.api:app", host=host, port=port, workers=workers, log_level=log_level,
+    uvicorn.run("workers.http_api:app", host=host, port=port, workers=workers, log_level=log_level,
                 proxy_headers=True, http="workers.server:GuardedH11Protocol")
 
 

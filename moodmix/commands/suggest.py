@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 
-from moodmix.errors import MoodmixError
+from core.errors import MoodmixError
 
 __all__ = ["register", "suggest_for_media", "suggest_for_texts"]
 
@@ -24,7 +24,7 @@ def suggest_for_media(path: Path, *, library: str | None, mood: str | None, n: i
     from library.select import choose_tracks
     from mixer.decode import ANALYSIS_SR, spool_voice
     from mixer.vad import detect_speech
-    from models.api import analyse_speech
+    from models.emotion_pass import analyse_speech
     from moodmix.settings import emotion_settings_from_env
 
     with spool_voice(path) as voice:  # the analysis copy mix uses; full-rate samples stay on disk
@@ -40,7 +40,7 @@ def suggest_for_texts(texts: list[str], *, library: str | None, mood: str | None
                       seed: int | None, exclude_vocals: bool = True) -> list[dict[str, Any]]:
     """Text emotions (one batch) → ``n`` suggestions per text."""
     from library.select import choose_tracks
-    from models.api import analyse_text, check_text_language
+    from models.emotion_pass import analyse_text, check_text_language
     from moodmix.settings import emotion_settings_from_env
 
     settings = emotion_settings_from_env()
@@ -107,8 +107,8 @@ def suggest(
         raise MoodmixError("give voice INPUT files, or --text \"...\", or --text-file FILE (exactly one of them)")
     if n < 1:
         raise MoodmixError(f"-n expects at least 1 suggestion, got {n}")
+    from core.env import env_setting
     from moodmix.pipeline import catalog_for
-    from moodmix.settings import env_setting
 
     catalog = catalog_for(library, database or env_setting("MOODMIX_DATABASE_URL"))
     opts = dict(library=catalog, mood=mood, n=n, seed=seed, exclude_vocals=not allow_vocals)

@@ -12,7 +12,7 @@ import pytest
 import library.catalog as catalog_mod
 from library.builtin import builtin_dir, builtin_files, load_builtin_features
 from library.catalog import default_catalog, open_catalog
-from library.clusters import assign_cluster, cluster_means_table, load_clusters
+from library.music_clusters import assign_cluster, cluster_means_table, load_clusters
 from library.scan import content_hash
 from library.types import FEATURES
 

@@ -8,11 +8,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-from lib_signals import chord_track, click_track, write_wav
+from tests.signals import chord_track, click_track, write_wav
 
+from core.errors import CatalogError
 from library.catalog import ScanSummary, open_catalog
 from library.scan import content_hash, find_audio_files, track_id
-from moodmix.errors import CatalogError
 
 
 def _url(tmp_path: Path) -> str:

@@ -15,11 +15,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from lib_signals import chord_track, click_track, write_wav
+from tests.signals import chord_track, click_track, write_wav
 
+from core.errors import CatalogError
 from library.catalog import Catalog, open_catalog
 from library.scan import content_hash
-from moodmix.errors import CatalogError
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from lib_cli import run_library
-from lib_signals import chord_track, click_track, write_wav
+from tests.signals import chord_track, click_track, write_wav
 
 import library.packs as packs_mod
 from library.catalog import default_catalog, open_catalog
@@ -120,7 +120,7 @@ def test_credit_format_marks_share_alike_and_credits_the_package_without_artist(
 def test_mix_report_and_summary_carry_the_credit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     from moodmix.cli import main
-    from tests.conftest import speech_like
+    from tests.signals import speech_like
 
     import numpy as np
     import soundfile as sf

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from lib_signals import chord_track, write_wav
+from tests.signals import chord_track, write_wav
 
 from library.catalog import open_catalog
 from moodmix.cli import main

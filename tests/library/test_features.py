@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from lib_signals import SR, chord_track, click_track, write_wav
+from tests.signals import MUSIC_SR as SR, chord_track, click_track, write_wav
 
+from core.errors import DecodeError, InvalidAudioError
 from library.features import (
     KEY_NAMES,
     analyse_audio,
@@ -13,7 +14,6 @@ from library.features import (
     estimate_key,
     integrated_loudness,
 )
-from moodmix.errors import DecodeError, InvalidAudioError
 
 
 def _octave_ok(est: float, true: float, tol: float = 0.04) -> bool:

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.errors import InvalidAudioError, ModelLoadError
 from library import musicnn as M
-from moodmix.errors import InvalidAudioError, ModelLoadError
 
 pytestmark = pytest.mark.model
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _dsp_signals import music_like
+from tests.signals import music_like
 
+from core.errors import InvalidAudioError
 from mixer.beats import BeatGrid, track_beats
-from moodmix.errors import InvalidAudioError
 
 
 @pytest.mark.parametrize("sr, bpm, accent", [(44100, 120.0, 1), (48000, 100.0, 3)])

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from core.errors import DecodeError
 from mixer.decode import ANALYSIS_SR, decode_audio, decode_voice, probe
-from moodmix.errors import DecodeError
-from tests.mixer.conftest import AUDIO_ENCODERS, VIDEO_ENCODERS, ffmpeg, write_audio, write_video
+from tests.signals import AUDIO_ENCODERS, VIDEO_ENCODERS, ffmpeg, write_audio, write_video
 
 pytestmark = pytest.mark.ffmpeg
 
@@ -180,13 +180,13 @@ def test_truncated_exact_length_containers(tmp_path, sine_fn, ext):
     x = sine_fn(48000, 220.0, 6.0)
     if ext == "mp4":
         full = write_video(tmp_path / "full.mp4", 6.0, x, 48000)
-        from tests.mixer.conftest import ffmpeg
+        from tests.signals import ffmpeg
 
         fs = tmp_path / "fs.mp4"
         ffmpeg("-i", str(full), "-c", "copy", "-movflags", "+faststart", str(fs))
         full = fs
     elif ext == "m4a":
-        from tests.mixer.conftest import ffmpeg
+        from tests.signals import ffmpeg
 
         src = write_audio(tmp_path / "src.flac", x, 48000)
         full = tmp_path / "full.m4a"

@@ -6,10 +6,10 @@ import itertools
 
 import numpy as np
 import pytest
-from _dsp_signals import music_like
+from tests.signals import music_like
 
+from core.errors import InvalidAudioError
 from mixer.fit import FitResult, fit_to_length, plan_fit
-from moodmix.errors import InvalidAudioError
 
 SRS = [16000, 44100, 48000]
 BPM = 120.0

@@ -12,7 +12,7 @@ from mixer.ducking import speech_mask
 from mixer.leveller import LEVELLER_PRESETS, LevellerSettings, compressor_gain, leveller_for, rider_gain_db
 from mixer.loudness import integrated_loudness, kweighted_hop_power, true_peak_dbtp
 from mixer.mixdown import MixSettings, mix_voice_and_bed
-from tests.mixer._dsp_signals import emodb_program, music_like
+from tests.signals import emodb_program, music_like
 
 SR = 48000
 HOP = SR // 100
@@ -20,7 +20,7 @@ HOP = SR // 100
 
 def _phrases(rng, gains_db, *, line_s=2.0, gap_s=0.8, sr=SR):
     """Speech-like lines at the given levels (dB), separated by gaps; returns (audio (1, n), segments)."""
-    from tests.conftest import speech_like
+    from tests.signals import speech_like
 
     parts, segs, t = [np.zeros(int(0.5 * sr), np.float32)], [], 0.5
     for g in gains_db:

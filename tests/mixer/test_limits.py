@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.errors import DecodeError, InputLimitError
 from mixer.limits import InputLimits, check_input, work_samples
-from moodmix.errors import DecodeError, InputLimitError
-from tests.mixer.conftest import ffmpeg
+from tests.signals import ffmpeg
 
 
 def sr1_wav(path: Path) -> Path:

@@ -7,6 +7,7 @@ import pyloudnorm
 import pytest
 from scipy.signal import resample_poly
 
+from core.errors import InvalidAudioError
 from mixer.limiter import limiter_gain
 from mixer.loudness import (
     gain_to_target_db,
@@ -15,7 +16,6 @@ from mixer.loudness import (
     short_term_from_hop_power,
     true_peak_dbtp,
 )
-from moodmix.errors import InvalidAudioError
 
 SRS = [16000, 44100, 48000]
 

@@ -8,15 +8,15 @@ import itertools
 import numpy as np
 import pyloudnorm
 import pytest
-from _dsp_signals import emodb_program, music_like
+from tests.signals import emodb_program, music_like
 from scipy.signal import resample_poly
 
+from core.errors import InvalidAudioError
 from mixer.ducking import interpolate_curve
 from mixer.fit import plan_fit
 from mixer.loudness import integrated_loudness, true_peak_dbtp
 from mixer.mixdown import DEPTH_PRESETS, MixResult, MixSettings, mix_voice_and_bed, plan_mix
 from mixer.vad import detect_speech
-from moodmix.errors import InvalidAudioError
 
 
 def lufs(x: np.ndarray, sr: int, t0: float, t1: float) -> float:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from core.errors import OutputPathError, UnsupportedFormatError
 from mixer.decode import decode_voice, probe
 from mixer.render import (
     AUDIO_FORMATS,
@@ -17,8 +18,7 @@ from mixer.render import (
     render,
     write_wav_float,
 )
-from moodmix.errors import OutputPathError, UnsupportedFormatError
-from tests.mixer.conftest import video_packets, write_audio, write_video
+from tests.signals import video_packets, write_audio, write_video
 
 pytestmark = pytest.mark.ffmpeg
 

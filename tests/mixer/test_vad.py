@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import soxr
 
+from core.errors import InvalidAudioError
 from mixer import vad
 from mixer.vad import SpeechActivity, detect_speech
-from moodmix.errors import InvalidAudioError
 
 
 def _energy_labels(audio: np.ndarray, sr: int) -> list[tuple[float, float]]:

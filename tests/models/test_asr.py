@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.errors import InvalidAudioError, ModelLoadError
 from models import asr
 from models.asr import BASE_FILES, Transcript, join_whisper_base, load_asr
-from moodmix.errors import InvalidAudioError, ModelLoadError
 
 SENTENCE = ("Hello everyone, thank you for watching my video. Today we are going to cook a simple dinner together. "
             "I am very happy to see all of you here tonight.")

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.errors import ModelLoadError
 from models.hub_audio import HubAudioEmotionModel, load_hub_audio_model, map_hub_label
 from models.types import LABELS
 from models.voice_emotion import load_voice_model
-from moodmix.errors import ModelLoadError
 
 pytestmark = pytest.mark.model
 

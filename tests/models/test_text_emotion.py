@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.errors import ModelLoadError
 from models.text_emotion import (
     CLASSES,
     GOEMOTIONS_TO_SIX,
@@ -21,7 +22,6 @@ from models.text_emotion import (
     load_text_model,
 )
 from models.types import LABELS
-from moodmix.errors import ModelLoadError
 
 CLEAR = {
     "joy": ["I am so happy and excited, this is the best day of my life!",

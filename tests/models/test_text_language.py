@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from models.api import EmotionSettings, check_text_language
+from core.errors import UnsupportedLanguageError
+from models.emotion_pass import EmotionSettings, check_text_language
 from models.text_language import detect_text_language
-from moodmix.errors import UnsupportedLanguageError
-from tests.models.test_cli_emotions import run_cli
+from tests.moodmix.test_cli_emotions import run_cli
 
 ZAIKA = "Трусишка зайка серенький под елочкой плясал"
 

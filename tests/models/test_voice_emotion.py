@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from core.errors import InvalidAudioError, ModelLoadError
 from models.types import LABELS
 from models.voice_emotion import (
     DEFAULT_WEIGHTS,
@@ -16,7 +17,6 @@ from models.voice_emotion import (
     ENCODER_WEIGHTS,
     FEATURE_NAMES,
     PACK_GAP_S,
-    SR,
     EncoderVoiceModel,
     estimate_from_class_probs,
     load_voice_model,
@@ -24,7 +24,7 @@ from models.voice_emotion import (
     voice_features,
     window_audio,
 )
-from moodmix.errors import InvalidAudioError, ModelLoadError
+from models.voice_input import SR
 from tests.conftest import emodb_manifest
 
 

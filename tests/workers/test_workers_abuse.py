@@ -30,7 +30,7 @@ pytestmark = [pytest.mark.redis, pytest.mark.ffmpeg]
 def _client(settings: Any) -> Any:
     from fastapi.testclient import TestClient
 
-    from workers.api import create_app
+    from workers.http_api import create_app
 
     return TestClient(create_app(settings))
 
@@ -225,7 +225,7 @@ def _job(store: Any) -> tuple[str, str]:
 def test_disk_full_during_a_job_is_retried_then_says_out_of_space(store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Regression: a full disk failed the job at once with the server's path in the message."""
     import moodmix.pipeline
-    from moodmix.errors import DecodeError
+    from core.errors import DecodeError
     from workers.tasks import OUT_OF_SPACE, OutOfSpaceError, mix_job, run_job
 
     job_id, token = _job(store)
@@ -316,7 +316,7 @@ def test_the_report_counts_runs_and_requeues(store: Any, monkeypatch: pytest.Mon
 
 # ---- logs ----------------------------------------------------------------------------------------------------
 def test_access_log_lines_lose_their_tokens() -> None:
-    from workers.api import OncePerInterval, RedactTokens
+    from workers.http_api import OncePerInterval, RedactTokens
 
     rec = logging.LogRecord("uvicorn.access", logging.INFO, "", 0, '%s - "%s %s HTTP/%s" %d',
                             ("127.0.0.1:5", "GET", "/jobs/abc/result?token=SECRET&download=false", "1.1", 200), None)

@@ -81,7 +81,7 @@ def test_truncated_media_is_422_and_leaves_nothing(client: Any, svc_settings: An
 
 
 def test_file_without_audio_is_refused(client: Any, svc_settings: Any, tmp_path: Path) -> None:
-    from svc_media import ffmpeg
+    from tests.signals import ffmpeg
 
     silent_video = tmp_path / "noaudio.mp4"
     ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=2", "-c:v", "mpeg4", str(silent_video))
@@ -93,7 +93,7 @@ def test_file_without_audio_is_refused(client: Any, svc_settings: Any, tmp_path:
 def test_upload_over_the_size_limit_is_413_while_streaming(tmp_path: Path, redis_url: str, media_dir: Path) -> None:
     from fastapi.testclient import TestClient
 
-    from workers.api import create_app
+    from workers.http_api import create_app
 
     settings = make_settings(tmp_path, redis_url, max_upload_bytes=100_000)
     app = create_app(settings)
@@ -122,7 +122,7 @@ def test_upload_over_the_size_limit_is_413_while_streaming(tmp_path: Path, redis
 def test_duration_limit_is_checked_by_probing(tmp_path: Path, redis_url: str, media_dir: Path) -> None:
     from fastapi.testclient import TestClient
 
-    from workers.api import create_app
+    from workers.http_api import create_app
 
     settings = make_settings(tmp_path, redis_url, max_duration_s=10.0)
     with TestClient(create_app(settings)) as c:
@@ -233,8 +233,8 @@ def test_health_docs_and_page(client: Any) -> None:
 def test_health_is_503_when_redis_is_down(tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 
-    from workers.api import create_app
     from workers.config import Settings
+    from workers.http_api import create_app
 
     settings = Settings(redis_url="redis://127.0.0.1:1/0", home=tmp_path / "home")
     with TestClient(create_app(settings)) as c:
@@ -247,7 +247,7 @@ def test_api_process_imports_neither_numpy_nor_torch(tmp_path: Path, redis_url: 
 import sys
 from pathlib import Path
 from fastapi.testclient import TestClient
-from workers.api import create_app
+from workers.http_api import create_app
 from workers.config import Settings
 s = Settings(redis_url={redis_url!r}, home=Path({str(tmp_path / 'home')!r}), queue='moodmix-numpy-check')
 with TestClient(create_app(s)) as c:
@@ -266,7 +266,7 @@ print('HEAVY', heavy)
 
 def test_separation_options_reach_the_job_settings() -> None:
     """The API's separate / keep_ambience_db fields (issue 7) become the job's JobSettings, like the CLI's flags."""
-    from workers.api import _options
+    from workers.http_api import _options
     from workers.tasks import job_settings
 
     opts = _options({"separate": "true", "keep_ambience_db": "18", "analyse_emotion": "false"})

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from svc_media import decoded_duration_s
+from tests.signals import decoded_duration_s
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.slow, pytest.mark.ffmpeg]
 

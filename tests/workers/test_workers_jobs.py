@@ -218,7 +218,7 @@ def test_only_transient_errors_are_retried() -> None:
 
     import redis
 
-    from moodmix.errors import DecodeError, InvalidAudioError
+    from core.errors import DecodeError, InvalidAudioError
     from workers.tasks import TransientJobError, _is_transient
 
     assert _is_transient(redis.exceptions.ConnectionError("down"))
@@ -239,7 +239,7 @@ def test_run_job_sorts_failures(store: JobStore, monkeypatch: pytest.MonkeyPatch
     import redis
 
     import moodmix.pipeline
-    from moodmix.errors import DecodeError
+    from core.errors import DecodeError
     from workers.tasks import TransientJobError, run_job
 
     exc = {"bad-input": DecodeError("cannot read input as audio; the file is corrupt"),

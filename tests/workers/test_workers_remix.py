@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from svc_helpers import auth, upload, wait_for_state
-from svc_media import decoded_duration_s
+from tests.signals import decoded_duration_s
 
 pytestmark = [pytest.mark.redis, pytest.mark.ffmpeg]
 
@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.redis, pytest.mark.ffmpeg]
 def _client(settings: Any) -> Any:
     from fastapi.testclient import TestClient
 
-    from workers.api import create_app
+    from workers.http_api import create_app
 
     return TestClient(create_app(settings))
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from svc_helpers import auth, make_settings, upload, wait_for_state
-from svc_media import decoded_duration_s, emodb_voice, loudness_lufs, write_wav
+from tests.signals import decoded_duration_s, emodb_voice, loudness_lufs, write_wav
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow, pytest.mark.ffmpeg]
 
@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.redis, pytest.mark.slow, pytest.mark.ffmpeg]
 def _client(settings: Any) -> Any:
     from fastapi.testclient import TestClient
 
-    from workers.api import create_app
+    from workers.http_api import create_app
 
     return TestClient(create_app(settings))
 

@@ -533,7 +533,7 @@ def build_bot(cfg: BotSettings) -> Bot:
 
 def run_bot(cfg: BotSettings, settings: Settings) -> None:
     """Long polling until interrupted."""
-    from moodmix.errors import MoodmixError
+    from core.errors import MoodmixError
 
     token = cfg.token.get_secret_value()
     if not token:

@@ -37,11 +37,12 @@ def _excerpt(src: str, dst: Path, *, duration_s: float, excerpt_s: float) -> Pat
 def emo_text(text: str, *, mood: str | None = None, n: int = 3) -> dict[str, Any]:
     """Text → emotion (the text model) → ``n`` tracks (:func:`library.select.choose_tracks`), each with its
     reasons and credit (and its path and duration, for :func:`emo_media`). A bad input gives ``{"error": ...}``."""
+    from core.env import env_setting
+    from core.errors import MoodmixError, UnsupportedLanguageError
     from library.select import choose_tracks
-    from models.api import analyse_text, check_text_language
-    from moodmix.errors import MoodmixError, UnsupportedLanguageError
+    from models.emotion_pass import analyse_text, check_text_language
     from moodmix.pipeline import catalog_for
-    from moodmix.settings import emotion_settings_from_env, env_setting
+    from moodmix.settings import emotion_settings_from_env
 
     settings = emotion_settings_from_env()
     try:
@@ -66,8 +67,8 @@ def emo_media(emotion: dict[str, Any], tracks: list[dict[str, Any]], out_dir: Pa
               excerpt_s: float = 15.0) -> dict[str, Any]:
     """The dashboard the CLI draws for a text (``emotions --plot``) and an excerpt of each track of
     :func:`emo_text`'s answer, in ``out_dir``."""
+    from core.errors import MoodmixError
     from models.dashboard import plot_dashboard
-    from moodmix.errors import MoodmixError
 
     est = _estimate(emotion)
     if est is None:
