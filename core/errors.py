@@ -18,6 +18,7 @@ __all__ = [
     "NoTrackFoundError",
     "CatalogError",
     "UnsupportedLanguageError",
+    "InvalidOptionError",
 ]
 
 
@@ -60,3 +61,12 @@ class CatalogError(MoodmixError):
 
 class UnsupportedLanguageError(MoodmixError, ValueError):
     """Text in a language the configured model cannot read (e.g. Russian for the English text model)."""
+
+
+class InvalidOptionError(MoodmixError, ValueError):
+    """A job option out of its range or not one of its choices (``moodmix.settings.check_option``); the CLI prints
+    it with the flag's name, the API answers 422 with it."""
+
+    def __init__(self, message: str, option: str = "") -> None:
+        super().__init__(message)
+        self.option = option

@@ -30,6 +30,8 @@ from typing import Literal
 import numpy as np
 from scipy.ndimage import minimum_filter1d
 
+from mixer.presets import PRESETS
+
 __all__ = [
     "LEVELLER_PRESETS",
     "Leveller",
@@ -89,9 +91,8 @@ LEVELLER_PRESETS: dict[str, LevellerSettings | None] = {
     "firm": LevellerSettings(range_db=12.0, window_s=0.8, rise_db_per_s=30.0, ratio=4.0, threshold_db=-4.0),
 }
 
-#: Each mix preset's leveller: a podcast and a clear mix are levelled firmly enough for speech over music; a vlog
-#: is levelled firmly (phone speakers, noisy rooms).
-PRESET_LEVELLER: dict[str, str] = {"podcast": "medium", "vlog": "firm", "clear": "medium"}
+#: Each mix preset's leveller (defined with the preset in :mod:`mixer.presets`).
+PRESET_LEVELLER: dict[str, str] = {name: p.leveller for name, p in PRESETS.items()}
 
 
 def leveller_for(name: str, preset: str = "podcast") -> LevellerSettings | None:

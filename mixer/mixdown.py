@@ -42,6 +42,7 @@ from mixer.loudness import (
     kweighted_hop_power,
     true_peak_per_hop,
 )
+from mixer.presets import DEFAULT_PRESET, DEFAULT_TARGET_LUFS, PRESETS
 
 __all__ = [
     "DEPTH_PRESETS",
@@ -52,10 +53,8 @@ __all__ = [
     "plan_mix",
 ]
 
-#: Music depth under speech per preset (dB under the voice's short-term loudness). Same values as
-#: ``moodmix.settings.PRESETS``; kept here so the DSP layer imports nothing from the front end.
-#: clear = 20 dB: WCAG 2.x SC 1.4.7 (background at least 20 dB below the foreground speech).
-DEPTH_PRESETS: dict[str, float] = {"podcast": 18.0, "vlog": 12.0, "clear": 20.0}
+#: Music depth under speech per preset (dB under the voice's short-term loudness), from :mod:`mixer.presets`.
+DEPTH_PRESETS: dict[str, float] = {name: p.depth_db for name, p in PRESETS.items()}
 
 BlockReader = Callable[[int, int], np.ndarray]
 Source = np.ndarray | BlockReader
@@ -93,8 +92,8 @@ class MixSettings:
         None: the voice gets one integrated gain (the behaviour before the leveller).
     """
 
-    depth_db: float = 18.0
-    target_lufs: float = -16.0
+    depth_db: float = PRESETS[DEFAULT_PRESET].depth_db
+    target_lufs: float = DEFAULT_TARGET_LUFS
     true_peak_dbtp: float = -1.0
     attack_ms: float = 100.0
     release_ms: float = 500.0

@@ -2,7 +2,7 @@
 
 It reads like DESIGN.md's diagram::
 
-    decode → speech activity → [separate] → emotion → select → decode music → fit → mixdown → render → report
+    decode → speech activity → emotion → [separate] → select → decode music → fit → mixdown → render → report
 
 The CLI (``moodmix mix``), the Celery tasks and the HTTP API all call :func:`mix_file`; none of them
 re-implements a step. Each step is one call into :mod:`mixer`, :mod:`models` or :mod:`library`.
@@ -14,15 +14,17 @@ import json
 import os
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from core.errors import DecodeError
+from moodmix.report import InputSection, MixReport, MixSection, OutputSection, SpeechSection
 from moodmix.settings import JobSettings, ProgressFn
 
-__all__ = ["STAGES", "mix_file"]
+__all__ = ["STAGES", "HeardVoice", "analyse_media", "hear_voice", "mix_file"]
 
 #: Stages reported to ``progress(stage, fraction)``, in order, with their rough share of the run time.
 STAGES: dict[str, float] = {
@@ -170,6 +172,101 @@ def _follow_mood_bed(mood_plan: list[tuple[float, float, Any]], sr: int, n_total
     return FollowBed(parts, sr, n_total, crossfade_s=crossfade_s, channels=2)
 
 
+def _place_voice(voice: Any, segments: tuple[tuple[float, float], ...], settings: JobSettings, sr: int, *,
+                 is_video: bool) -> tuple[int, int]:
+    """Where the voice and the bed sit in the output: ``(bed_start, bed_end)`` in samples, and the voice's
+    ``start`` and the output's ``n_samples`` set on ``voice``. A video keeps its timeline (the bed spans it); for
+    audio the music starts ``intro_s`` before the first word and ends ``outro_s`` after the last (DESIGN.md),
+    wherever they fall in the file, and the voice is delayed only as far as the intro needs."""
+    if is_video:
+        return 0, voice.n_samples
+    intro_n, outro_n = int(round(max(0.0, settings.intro_s) * sr)), int(round(max(0.0, settings.outro_s) * sr))
+    first = int(round(segments[0][0] * sr)) if segments else 0
+    last = min(voice.frames, int(round(segments[-1][1] * sr))) if segments else voice.frames
+    voice.start = max(0, intro_n - first)
+    bed_start = voice.start + first - intro_n
+    bed_end = voice.start + last + outro_n
+    voice.n_samples = max(voice.start + voice.frames, bed_end)
+    return bed_start, bed_end
+
+
+def _separate_voice(voice: Any, settings: JobSettings) -> tuple[Any, str | None]:
+    """The isolated voice (+ the original background ``keep_ambience_db`` down, when asked) as a new spooled
+    voice in the same place, window by window from the spool into a new spool (memory bounded by one window, any
+    length); the old spool is closed. Returns ``(voice, separation method)``."""
+    from mixer.decode import SpooledVoice
+    from models.separation.isolate import isolate_voice_stream
+
+    ambience = None
+    if settings.keep_ambience_db is not None:
+        ambience = np.float32(_db_to_gain(-abs(settings.keep_ambience_db)))
+    method = None
+    spool = tempfile.TemporaryFile(prefix="moodmix-voice-")
+    try:
+        start = voice.start
+        for _, sep in isolate_voice_stream(lambda i0, i1: voice(start + i0, start + i1), voice.frames, voice.sr,
+                                           separator=settings.separator):
+            method = sep.method
+            piece = sep.voice if ambience is None else sep.voice + sep.background * ambience
+            spool.write(np.ascontiguousarray(piece.T, dtype=np.float32).tobytes())
+        spool.flush()
+    except BaseException:
+        spool.close()
+        raise
+    spooled = SpooledVoice(spool, sr=voice.sr, channels=voice.channels, n_samples=voice.n_samples,
+                           start=voice.start, frames=voice.frames, analysis=voice.analysis, info=voice.info)
+    voice.close()
+    return spooled, method
+
+
+def _select_music(emotion: Any, settings: JobSettings) -> tuple[Any, list[Any]]:
+    """The pick and its runners-up: the ``--music`` track as given, else the library's ranking for the mood heard
+    (a neutral mood when no emotion pass ran)."""
+    from library.select import choose_tracks
+    from models.types import neutral_estimate
+
+    catalog = catalog_for(settings.library, settings.database)
+    if settings.music is not None:
+        return _forced_choice(settings.music, catalog), []
+    overall = emotion.overall if emotion is not None else neutral_estimate()
+    ranked = choose_tracks(overall, library=catalog, mood=settings.mood, exclude_vocals=settings.exclude_vocals,
+                           seed=settings.seed, avoid=settings.avoid_tracks, n=1 + N_ALTERNATIVES)
+    return ranked[0], list(ranked[1:])
+
+
+def _music_bed(choice: Any, mood_plan: list[tuple[float, float, Any]] | None, sr: int, bed_start: int, bed_end: int,
+               n_total: int, offset_s: float) -> tuple[Any, dict[str, Any], list[dict[str, Any]]]:
+    """The bed as a block reader placed in the output (one fitted track, or the ``--follow-mood`` tracks
+    crossfaded), with the report's ``music.fit`` and ``music.segments``."""
+    from mixer.decode import decode_audio
+    from mixer.fit import plan_fit
+    from mixer.media import BedReader, PlacedBed
+
+    n_bed = bed_end - bed_start
+    b0 = bed_start / sr
+    if mood_plan is None:
+        music, _ = decode_audio(choice.track.path, sr=sr, channels=2)
+        # the catalog's beat grid when it has one; else plan_fit tracks the beats itself
+        fit = plan_fit(music, sr, n_bed, beats=tuple(choice.track.beats) or None,
+                       downbeats=tuple(choice.track.downbeats) or None)
+        bed: Any = BedReader(fit, music)
+        fit_info: dict[str, Any] = {
+            "method": fit.method, "seams_s": [round((i + bed_start) / sr, 3) for i in fit.seams],
+            "loop_s": [round(x, 3) for x in fit.loop_s] if fit.loop_s else None, "start_offset_s": round(offset_s, 3)}
+        segments = [{"start": round(b0, 3), "end": round(bed_end / sr, 3), "track": choice.track.id,
+                     "credit": choice.track.credit}]
+    else:
+        bed = _follow_mood_bed(mood_plan, sr, n_bed)
+        fit_info = {"method": "follow_mood", "seams_s": [round(s + b0, 3) for s, _, _ in mood_plan[1:]],
+                    "loop_s": None, "start_offset_s": round(offset_s, 3)}
+        segments = [{"start": round(s + b0, 3), "end": round(e + b0, 3), "track": c.track.id, "title": c.track.title,
+                     "rule": c.rule, "credit": c.track.credit} for s, e, c in mood_plan]
+    fit_info["bed_start_s"], fit_info["bed_end_s"] = round(b0, 3), round(bed_end / sr, 3)
+    if bed_start > 0 or n_bed != n_total:
+        bed = PlacedBed(bed, bed_start, n_total)
+    return bed, fit_info, segments
+
+
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     from mixer.render import atomic_path
 
@@ -183,8 +280,76 @@ def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
         raise
 
 
-def _round_segments(segments: Any) -> list[list[float]]:
-    return [[round(float(s), 3), round(float(e), 3)] for s, e in segments]
+@dataclass(frozen=True)
+class HeardVoice:
+    """What moodmix hears in one input: its speech activity and, when the pass ran, its emotion.
+
+    ``segments`` are in seconds of the input; ``emotion`` is None when the emotion pass did not run.
+    """
+
+    segments: tuple[tuple[float, float], ...]
+    speech_ratio: float
+    method: str
+    emotion: Any = None  # models.types.EmotionAnalysis | None
+    duration_s: float = 0.0
+
+
+def hear_voice(audio16k: np.ndarray, *, emotion: Any = None, run_emotion: bool = True,
+               clock: _Clock | None = None, reuse: dict[str, Any] | None = None,
+               progress: Any = None) -> HeardVoice:
+    """Speech activity → emotion on the 16 kHz analysis copy: the first two stages of every command that hears a
+    voice (``mix``, ``emotions``, ``suggest``, the workers). One VAD drives both the emotion pass and the ducking.
+
+    ``emotion`` is the :class:`~models.emotion_pass.EmotionSettings` (None: the shipped defaults); with
+    ``run_emotion`` False only the speech is found. ``reuse`` (an earlier report of the same input, a re-mix)
+    takes the speech from it and runs no emotion pass. ``clock`` times the ``vad`` and ``emotion`` stages;
+    ``progress(fraction)`` follows the emotion pass.
+    """
+    from mixer.decode import ANALYSIS_SR
+
+    clock = clock or _Clock(None)
+    with clock.stage("vad"):
+        if reuse is not None:
+            activity: Any = _Reused(reuse)
+        else:
+            from mixer.vad import detect_speech
+
+            activity = detect_speech(audio16k, ANALYSIS_SR)
+    segments = tuple((float(s), float(e)) for s, e in activity.segments)
+    result = None
+    if run_emotion and reuse is None:
+        with clock.stage("emotion"):
+            if segments:
+                from models.emotion_pass import analyse_speech
+
+                result = analyse_speech(audio16k, ANALYSIS_SR, segments, settings=emotion, progress=progress)
+            else:  # nothing to judge: a flagged neutral result
+                from models.types import EmotionAnalysis, neutral_estimate
+
+                result = EmotionAnalysis(overall=neutral_estimate(), sources={"voice": None, "text": None})
+    return HeardVoice(segments, float(activity.speech_ratio), str(activity.method), result,
+                      audio16k.shape[-1] / ANALYSIS_SR)
+
+
+def analyse_media(path: str | Path, *, emotion: Any = None, progress: Any = None) -> HeardVoice:
+    """Decode → speech activity → emotion for one media file (``moodmix emotions``, ``moodmix suggest``): the same
+    streamed 16 kHz copy and the same steps as :func:`mix_file`, so every command hears the same mood in a file.
+
+    Raises
+    ------
+    core.errors.MoodmixError
+        A missing file, a folder, or media that cannot be decoded (one line, naming what to give instead).
+    """
+    from mixer.decode import spool_voice
+
+    p = Path(path)
+    if not p.exists():
+        raise DecodeError("the file does not exist; give an audio or video file")
+    if p.is_dir():
+        raise DecodeError("that is a folder; give audio or video files")
+    with spool_voice(p) as voice:  # the full-rate samples pass through a temporary file, never memory
+        audio = voice.analysis
+    return hear_voice(audio, emotion=emotion, progress=progress)
 
 
 def mix_file(
@@ -222,22 +387,15 @@ def mix_file(
         Any bad input (missing/corrupt file, no audio, unsupported output, output == input, no track, ...).
         A failed run leaves no output file behind.
     """
-    from library.select import choose_tracks
     from mixer.decode import (
-        ANALYSIS_SR,
-        SpooledVoice,
-        decode_audio,
         measure_file_loudness,
         probe,
         spool_voice,
     )
-    from mixer.fit import plan_fit
     from mixer.leveller import leveller_for
-    from mixer.media import BedReader, MixMeter, PlacedBed, StemWriter, stream_mix
+    from mixer.media import MixMeter, StemWriter, stream_mix
     from mixer.mixdown import MixSettings, plan_mix
     from mixer.render import check_output_path, default_output_path, output_format, output_rate, render
-    from mixer.vad import detect_speech
-    from models.types import neutral_estimate
 
     clock = _Clock(progress)
     src = Path(input_path)
@@ -259,112 +417,35 @@ def mix_file(
         voice = spool_voice(src, sr=sr, info=info, **place)
     stems: StemWriter | None = None
     try:
-        # speech activity: one VAD drives both emotion and ducking
-        with clock.stage("vad"):
-            activity = detect_speech(voice.analysis, ANALYSIS_SR) if analysis is None else _Reused(analysis)
-        segments = tuple((float(s), float(e)) for s, e in activity.segments)
-        bed_start, bed_end = 0, voice.n_samples
-        if not is_video:
-            # audio: the music starts --intro before the first word and ends --outro after the last (DESIGN.md),
-            # wherever they fall in the file; the voice is delayed only as far as the intro needs
-            intro_n, outro_n = int(round(max(0.0, settings.intro_s) * sr)), int(round(max(0.0, settings.outro_s) * sr))
-            first = int(round(segments[0][0] * sr)) if segments else 0
-            last = min(voice.frames, int(round(segments[-1][1] * sr))) if segments else voice.frames
-            voice.start = max(0, intro_n - first)
-            bed_start = voice.start + first - intro_n
-            bed_end = voice.start + last + outro_n
-            voice.n_samples = max(voice.start + voice.frames, bed_end)
+        # speech activity, then the emotion from the 16 kHz analysis copy (skipped when the output does not need it)
+        emotion_skipped = settings.emotion_skip_reason if analysis is None else "re-mix: the first mix's mood"
+        heard = hear_voice(voice.analysis, emotion=settings.emotion, run_emotion=emotion_skipped is None,
+                           clock=clock, reuse=analysis)
+        voice.analysis = np.zeros((1, 0), np.float32)  # not needed any more: free it before the mix
+        segments, emotion = heard.segments, heard.emotion
+        bed_start, bed_end = _place_voice(voice, segments, settings, sr, is_video=is_video)
         n_total, n_voice, offset_s = voice.n_samples, voice.frames, voice.start / sr
         n_bed = bed_end - bed_start
 
         # optional voice isolation: the mix uses the isolated voice (+ some ambience when asked)
         separation_method = None
         if settings.separate:
-            from models.separation.isolate import isolate_voice_stream
-
             with clock.stage("separate"):
-                # window by window from the spool into a new spool: memory bounded by one window, any length
-                ambience = None
-                if settings.keep_ambience_db is not None:
-                    ambience = np.float32(_db_to_gain(-abs(settings.keep_ambience_db)))
-                spool = tempfile.TemporaryFile(prefix="moodmix-voice-")
-                try:
-                    start = voice.start
-                    for _, sep in isolate_voice_stream(lambda i0, i1: voice(start + i0, start + i1), voice.frames,
-                                                       sr, separator=settings.separator):
-                        separation_method = sep.method
-                        piece = sep.voice if ambience is None else sep.voice + sep.background * ambience
-                        spool.write(np.ascontiguousarray(piece.T, dtype=np.float32).tobytes())
-                    spool.flush()
-                except BaseException:
-                    spool.close()
-                    raise
-                spooled = SpooledVoice(spool, sr=sr, channels=voice.channels, n_samples=voice.n_samples,
-                                       start=voice.start, frames=voice.frames, analysis=voice.analysis, info=info)
-                voice.close()
-                voice = spooled
+                voice, separation_method = _separate_voice(voice, settings)
 
-        # emotion, from the 16 kHz analysis copy and the VAD's segments
-        emotion = None
-        emotion_skipped = _emotion_skip_reason(settings) if analysis is None else "re-mix: the first mix's mood"
-        if emotion_skipped is None:
-            with clock.stage("emotion"):
-                if segments:
-                    from models.emotion_pass import analyse_speech
-
-                    emotion = analyse_speech(voice.analysis, ANALYSIS_SR, segments, settings=settings.emotion)
-                else:  # nothing to judge: a flagged neutral result
-                    from models.types import EmotionAnalysis
-
-                    emotion = EmotionAnalysis(overall=neutral_estimate(), sources={"voice": None, "text": None})
-        voice.analysis = np.zeros((1, 0), np.float32)  # not needed any more: free it before the mix
-
-        # select the track
+        # select the track(s): the pick and its runners-up; with --follow-mood one track per long stretch of a mood
         with clock.stage("select"):
-            catalog = catalog_for(settings.library, settings.database)
-            if settings.music is not None:
-                choice = _forced_choice(settings.music, catalog)
-                alternatives = []
-            else:
-                overall = emotion.overall if emotion is not None else neutral_estimate()
-                ranked = choose_tracks(
-                    overall, library=catalog, mood=settings.mood, exclude_vocals=settings.exclude_vocals,
-                    seed=settings.seed, avoid=settings.avoid_tracks, n=1 + N_ALTERNATIVES,
-                )
-                choice, alternatives = ranked[0], ranked[1:]
-            # --follow-mood: one track per long stretch of one mood (needs the emotion timeline)
+            choice, alternatives = _select_music(emotion, settings)
             mood_plan = None
             if settings.follow_mood and settings.music is None and emotion is not None and emotion.timeline:
                 mood_plan = _plan_follow_mood(emotion, settings, n_voice / sr, offset_s - bed_start / sr, n_bed / sr)
-                if len(mood_plan) < 2:
-                    mood_plan = None
+                mood_plan = mood_plan if len(mood_plan) >= 2 else None
 
         # fit: plan the loop/fade points once; the bed is rendered block by block during the mix
         with clock.stage("fit"):
-            if mood_plan is None:
-                music, _ = decode_audio(choice.track.path, sr=sr, channels=2)
-                # the catalog's beat grid when it has one; else plan_fit tracks the beats itself
-                beats = tuple(choice.track.beats) or None
-                downbeats = tuple(choice.track.downbeats) or None
-                fit = plan_fit(music, sr, n_bed, beats=beats, downbeats=downbeats)
-                bed: Any = BedReader(fit, music)
-                fit_info = {"method": fit.method, "seams_s": [round((i + bed_start) / sr, 3) for i in fit.seams],
-                            "loop_s": [round(x, 3) for x in fit.loop_s] if fit.loop_s else None,
-                            "start_offset_s": round(offset_s, 3)}
-                music_segments = [{"start": round(bed_start / sr, 3), "end": round(bed_end / sr, 3),
-                                   "track": choice.track.id, "credit": choice.track.credit}]
-            else:
-                bed = _follow_mood_bed(mood_plan, sr, n_bed)
+            bed, fit_info, music_segments = _music_bed(choice, mood_plan, sr, bed_start, bed_end, n_total, offset_s)
+            if mood_plan is not None:
                 choice = mood_plan[0][2]
-                b0 = bed_start / sr
-                fit_info = {"method": "follow_mood", "seams_s": [round(s + b0, 3) for s, _, _ in mood_plan[1:]],
-                            "loop_s": None, "start_offset_s": round(offset_s, 3)}
-                music_segments = [{"start": round(s + b0, 3), "end": round(e + b0, 3), "track": c.track.id,
-                                   "title": c.track.title, "rule": c.rule, "credit": c.track.credit}
-                                  for s, e, c in mood_plan]
-            fit_info["bed_start_s"], fit_info["bed_end_s"] = round(bed_start / sr, 3), round(bed_end / sr, 3)
-            if bed_start > 0 or n_bed != n_total:
-                bed = PlacedBed(bed, bed_start, n_total)
 
         # mixdown plan: levels, ducking curve, limiter curve (two analysis passes over the blocks)
         with clock.stage("mix"):
@@ -412,49 +493,29 @@ def mix_file(
         if stems is not None:
             stems.abort()
 
-    duration_s = info.duration_s if info.duration_s > 0 else n_voice / sr
-    speech_ratio = float(activity.speech_ratio)
-    speech: dict[str, Any] = {
-        "segments": _round_segments(segments),
-        "speech_ratio": round(speech_ratio, 4),
-        "method": activity.method,
-        "found": bool(segments),
-    }
-    if not segments:
-        speech["note"] = "no speech found: the music plays at its own level throughout (nothing to duck)"
     music_section = choice.to_dict()
     music_section["alternatives"] = [_alternative(c) for c in alternatives]
     music_section["segments"] = music_segments
     music_section["fit"] = fit_info
-    report: dict[str, Any] = {
-        "input": {"path": str(src), "duration_s": round(duration_s, 3), "has_video": info.has_video,
-                  "sample_rate": in_sr, "channels": info.audio.channels if info.audio else 0,
-                  "container": info.container},
-        "output": {"path": str(out), "format": fmt.ext, "sample_rate": sr, "duration_s": round(n_total / sr, 3),
-                   "video_copied": bool(fmt.video), "stems": stem_paths},
-        "speech": speech,
-        "emotion": emotion.to_dict() if emotion is not None else (analysis or {}).get("emotion"),
-        "emotion_skipped": emotion_skipped,
-        "music": music_section,
-        "mix": {
-            "integrated_lufs": _finite_or_none(lufs),
-            "true_peak_dbtp": _finite_or_none(tp),
-            "speech_to_music_db": _finite_or_none(plan.speech_to_music_db),
-            "preset": settings.preset,
-            "duck_db": _finite_or_none(plan.duck_db),
-            "depth_db": settings.depth_db,
-            "music_db": settings.music_db,
-            "target_lufs": settings.target_lufs,
-            "separation": separation_method,
-            "leveller": settings.leveller if settings.leveller != "auto" else _preset_leveller(settings.preset),
-            "leveller_range_db": ([round(plan.leveller_range_db[0], 2), round(plan.leveller_range_db[1], 2)]
-                                  if plan.leveller_range_db is not None else None),
-            "limiter_gr_p99_db": round(plan.limiter_gr_p99_db, 2),
-            "limiter_gr_max_db": round(plan.limiter_gr_max_db, 2),
-            "decoded_lufs": _finite_or_none(decoded_lufs) if decoded_lufs is not None else None,
-        },
-        "timings_s": clock.total(),
-    }
+    report = MixReport(
+        input=InputSection(path=str(src), duration_s=info.duration_s if info.duration_s > 0 else n_voice / sr,
+                           has_video=info.has_video, sample_rate=in_sr,
+                           channels=info.audio.channels if info.audio else 0, container=info.container),
+        output=OutputSection(path=str(out), format=fmt.ext, sample_rate=sr, duration_s=n_total / sr,
+                             video_copied=bool(fmt.video), stems=stem_paths),
+        speech=SpeechSection(segments=segments, speech_ratio=heard.speech_ratio, method=heard.method),
+        emotion=emotion.to_dict() if emotion is not None else (analysis or {}).get("emotion"),
+        emotion_skipped=emotion_skipped,
+        music=music_section,
+        mix=MixSection(
+            integrated_lufs=lufs, true_peak_dbtp=tp, speech_to_music_db=plan.speech_to_music_db,
+            preset=settings.preset, duck_db=plan.duck_db, depth_db=settings.depth_db, music_db=settings.music_db,
+            target_lufs=settings.target_lufs, separation=separation_method,
+            leveller=settings.leveller if settings.leveller != "auto" else _preset_leveller(settings.preset),
+            leveller_range_db=plan.leveller_range_db, limiter_gr_p99_db=plan.limiter_gr_p99_db,
+            limiter_gr_max_db=plan.limiter_gr_max_db, decoded_lufs=decoded_lufs),
+        timings_s=clock.total(),
+    ).to_dict()
     if settings.report_path is not None:
         _write_json_atomic(Path(settings.report_path), report)
     return report
@@ -474,21 +535,7 @@ class _Reused:
         self.method = str(speech.get("method") or "reused")
 
 
-def _emotion_skip_reason(settings: JobSettings) -> str | None:
-    """Why the emotion pass does not run, or None when it runs: the output needs it only to choose music."""
-    if not settings.analyse_emotion:
-        return "emotion pass turned off (--no-emotion)"
-    if settings.music is not None and not settings.follow_mood and not settings.emotion_with_music:
-        return "the music was given (--music), so no mood was needed to choose it; --analyse-emotion runs it anyway"
-    return None
-
-
 def _preset_leveller(preset: str) -> str:
     from mixer.leveller import PRESET_LEVELLER
 
     return PRESET_LEVELLER.get(preset, "medium")
-
-
-def _finite_or_none(x: float) -> float | None:
-    x = float(x)
-    return round(x, 2) if np.isfinite(x) else None

@@ -6,28 +6,94 @@ The CLI, the Celery tasks and the API build a :class:`JobSettings` and hand it t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Literal
+from typing import TYPE_CHECKING, Any, Callable, Literal
 
 from core.env import env_setting
+from core.errors import InvalidOptionError
+from mixer.formats import OUTPUT_FORMATS
+from mixer.presets import DEFAULT_PRESET, DEFAULT_TARGET_LUFS, LEVELLERS
+from mixer.presets import PRESETS as MIX_PRESETS
 
 if TYPE_CHECKING:  # pragma: no cover
     from models.emotion_pass import EmotionSettings
 
-__all__ = ["JobSettings", "LEVELLERS", "Preset", "PRESETS", "ProgressFn", "emotion_settings_from_env"]
+__all__ = ["CHOICES", "DEFAULT_PRESET", "DEFAULT_TARGET_LUFS", "JobSettings", "LEVELLERS", "OUTPUT_FORMATS",
+           "Preset", "PRESETS", "ProgressFn", "RANGES", "check_option", "emotion_settings_from_env",
+           "option_catalogue"]
 
 Preset = Literal["podcast", "vlog", "clear"]
 
-#: Music depth under speech, in dB below the voice's short-term loudness, per preset.
-#: podcast 18 dB; vlog 12 dB; clear 20 dB (WCAG 2.x SC 1.4.7: background at least 20 dB below the foreground).
-PRESETS: dict[str, float] = {"podcast": 18.0, "vlog": 12.0, "clear": 20.0}
+#: Music depth under speech, in dB below the voice's short-term loudness, per preset (from :mod:`mixer.presets`).
+PRESETS: dict[str, float] = {name: p.depth_db for name, p in MIX_PRESETS.items()}
 
-#: Voice leveller names (mixer.leveller): auto takes the preset's.
-LEVELLERS: tuple[str, ...] = ("auto", "off", "gentle", "medium", "firm")
+#: The numeric options every front end takes: name → (lowest, highest, unit, an example). The CLI's flags, the
+#: API's form fields, batch and the bot are checked against these and nothing else.
+RANGES: dict[str, tuple[float, float, str, str]] = {
+    "target_lufs": (-40.0, -5.0, "LUFS", "-16 for a podcast, -14 for video"),
+    "duck_db": (0.0, 60.0, "dB below the voice", "18"),
+    "music_db": (-12.0, 12.0, "dB against the preset's level", "-3"),
+    "intro_s": (0.0, 60.0, "seconds of music before the voice", "2"),
+    "outro_s": (0.0, 60.0, "seconds of music after the voice", "2"),
+    "keep_ambience_db": (0.0, 60.0, "dB under the voice", "20"),
+}
+
+#: The options with a fixed set of values: name → the values.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "preset": tuple(MIX_PRESETS),
+    "leveller": LEVELLERS,
+    "output_format": OUTPUT_FORMATS,
+}
 
 #: progress(stage, fraction) with fraction in [0, 1]; stages: decode, vad, separate, emotion, select, mix, render.
 ProgressFn = Callable[[str, float], None]
+
+
+def check_option(name: str, value: Any, *, label: str | None = None) -> Any:
+    """``value`` checked against :data:`RANGES` / :data:`CHOICES` (numbers as floats, choices lower-cased);
+    other options pass through. ``label`` names the option in the message (``--target-lufs`` for the CLI, the
+    form field for the API; default ``name``).
+
+    Raises
+    ------
+    InvalidOptionError
+        Not a number, out of range, or not one of the choices; the message says what is expected.
+    """
+    label = label or name
+    if name in RANGES and value is not None:
+        lo, hi, unit, example = RANGES[name]
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise InvalidOptionError(f"{label} must be a number of {unit} such as {example}, "
+                                     f"got {str(value)[:20]!r}", name) from None
+        if not math.isfinite(number) or not lo <= number <= hi:
+            raise InvalidOptionError(f"{label} must be between {lo:g} and {hi:g} {unit} (e.g. {example}), "
+                                     f"got {number:g}", name)
+        return number
+    if name in CHOICES and value is not None:
+        text = str(value).strip().lower().lstrip(".") if name == "output_format" else str(value).strip().lower()
+        if text not in CHOICES[name]:
+            raise InvalidOptionError(f"{label} must be one of {', '.join(CHOICES[name])}, got {str(value)[:20]!r}",
+                                     name)
+        return text
+    return value
+
+
+def option_catalogue() -> dict[str, Any]:
+    """The options, their defaults, ranges and choices as JSON (the API's ``GET /options``, read by its page)."""
+    defaults = JobSettings(database=None)
+    return {
+        "presets": [{"name": p.name, "depth_db": p.depth_db, "leveller": p.leveller, "description": p.description}
+                    for p in MIX_PRESETS.values()],
+        "defaults": {"preset": defaults.preset, "target_lufs": defaults.target_lufs, "music_db": defaults.music_db,
+                     "intro_s": defaults.intro_s, "outro_s": defaults.outro_s, "leveller": defaults.leveller},
+        "ranges": {k: {"min": lo, "max": hi, "unit": unit} for k, (lo, hi, unit, _) in RANGES.items()},
+        "choices": {k: list(v) for k, v in CHOICES.items()},
+    }
 
 
 @dataclass(frozen=True)
@@ -40,8 +106,8 @@ class JobSettings:
     #: under MOODMIX_HOME): the catalog every front end (mix, suggest, batch, worker, API) chooses from
     database: str | None = field(default_factory=lambda: env_setting("MOODMIX_DATABASE_URL"))
     mood: str | None = None  # override the detected mood (``--mood``)
-    preset: Preset = "podcast"
-    target_lufs: float = -16.0
+    preset: Preset = DEFAULT_PRESET  # type: ignore[assignment]
+    target_lufs: float = DEFAULT_TARGET_LUFS
     duck_db: float | None = None  # depth under speech; None: the preset's
     stems_dir: Path | None = None
     report_path: Path | None = None
@@ -68,6 +134,66 @@ class JobSettings:
 
     def with_(self, **changes: object) -> "JobSettings":
         return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any], *, labels: Mapping[str, str] | None = None,
+                     emotion_from_env: bool = True) -> "JobSettings":
+        """The one mapping from a front end's options to a job: the CLI's flags, an API job's manifest, a batch,
+        the bot. Keys are :class:`JobSettings` field names (``format`` is taken for ``output_format``); ``None``
+        means "not given" (the default). Every value is checked (:func:`check_option`) and the options are checked
+        together (``keep_ambience_db`` needs ``separate``; ``music`` and ``library`` exclude each other). The
+        emotion models come from ``MOODMIX_*_MODEL`` (:func:`emotion_settings_from_env`) when the pass will run.
+
+        ``labels`` names options in messages (``{"target_lufs": "--target-lufs"}``); default the option's name.
+
+        Raises
+        ------
+        InvalidOptionError
+            A bad value or combination, or an option no job has.
+        """
+        labels = labels or {}
+        known = {f.name for f in fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for key, value in options.items():
+            name = "output_format" if key == "format" else key
+            if name not in known:
+                raise InvalidOptionError(f"{labels.get(name, name)} is not a job option", name)
+            if value is None:
+                continue
+            kwargs[name] = check_option(name, value, label=labels.get(name))
+        for name in ("music", "stems_dir", "report_path"):
+            if name in kwargs and not isinstance(kwargs[name], Path):
+                kwargs[name] = Path(str(kwargs[name]))
+        if "avoid_tracks" in kwargs:
+            kwargs["avoid_tracks"] = tuple(kwargs["avoid_tracks"])
+
+        def label(name: str) -> str:
+            return labels.get(name, name)
+
+        if kwargs.get("music") is not None and kwargs.get("library") is not None:
+            raise InvalidOptionError(f"give either {label('music')} or {label('library')}, not both", "music")
+        if kwargs.get("keep_ambience_db") is not None and not kwargs.get("separate"):
+            raise InvalidOptionError(f"{label('keep_ambience_db')} needs {label('separate')} (it sets how far down "
+                                     "the separated background stays)", "keep_ambience_db")
+        settings = cls(**kwargs)
+        if emotion_from_env and settings.emotion is None and settings.runs_emotion:
+            settings = settings.with_(emotion=emotion_settings_from_env())
+        return settings
+
+    @property
+    def runs_emotion(self) -> bool:
+        """Whether the emotion pass runs: only when the output needs it to choose music (or it is asked for)."""
+        return self.emotion_skip_reason is None
+
+    @property
+    def emotion_skip_reason(self) -> str | None:
+        """Why the emotion pass does not run (for the report), or None when it runs."""
+        if not self.analyse_emotion:
+            return "emotion pass turned off (--no-emotion)"
+        if self.music is not None and not self.follow_mood and not self.emotion_with_music:
+            return ("the music was given (--music), so no mood was needed to choose it; --analyse-emotion runs it "
+                    "anyway")
+        return None
 
 
 def emotion_settings_from_env(voice_model: str | None = None, text_model: str | None = None,

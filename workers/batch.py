@@ -135,13 +135,7 @@ def mix_one(source: str, outdir: str, report_path: str, options: dict[str, Any])
         info = probe(src)
         out = Path(outdir) / f"{src.stem}.moodmix.{_output_ext(src, info.has_video, options.get('format'))}"
         tmp = out.with_name(f".{out.stem}.batch-part{out.suffix}")
-        kwargs = {k: v for k, v in options.items() if k != "format" and v is not None}
-        kwargs["avoid_tracks"] = tuple(kwargs.get("avoid_tracks") or ())
-        if kwargs.get("analyse_emotion", True):
-            from moodmix.settings import emotion_settings_from_env
-
-            kwargs["emotion"] = emotion_settings_from_env()
-        settings = JobSettings(**kwargs)
+        settings = JobSettings.from_options({k: v for k, v in options.items() if k != "format"})
         try:
             report = _mix(src, tmp, settings)
         except NoTrackFoundError:

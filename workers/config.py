@@ -14,12 +14,15 @@ from typing import Any
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from mixer import formats
+
 __all__ = ["AUDIO_FORMATS", "OUTPUT_FORMATS", "VIDEO_FORMATS", "Settings", "get_settings"]
 
 #: Output formats the service writes (extension without the dot). Anything else is refused with 422.
-AUDIO_FORMATS: tuple[str, ...] = ("wav", "flac", "mp3", "m4a", "aac", "ogg", "opus")
-VIDEO_FORMATS: tuple[str, ...] = ("mp4", "m4v", "mov", "mkv", "webm")
-OUTPUT_FORMATS: tuple[str, ...] = AUDIO_FORMATS + VIDEO_FORMATS
+#: The extensions a job may ask for: the renderer's table (mixer.formats), by name.
+AUDIO_FORMATS: tuple[str, ...] = tuple(formats.AUDIO_FORMATS)
+VIDEO_FORMATS: tuple[str, ...] = tuple(formats.VIDEO_FORMATS)
+OUTPUT_FORMATS: tuple[str, ...] = formats.OUTPUT_FORMATS
 
 
 def _default_home() -> Path:

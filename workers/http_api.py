@@ -54,7 +54,16 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from redis.exceptions import RedisError
 from starlette.requests import ClientDisconnect
 
+from core.errors import InvalidOptionError
 from mixer.limits import decoded_bytes
+from moodmix.settings import (
+    CHOICES,
+    DEFAULT_PRESET,
+    DEFAULT_TARGET_LUFS,
+    RANGES,
+    check_option,
+    option_catalogue,
+)
 from workers.config import AUDIO_FORMATS, OUTPUT_FORMATS, VIDEO_FORMATS, Settings, get_settings
 from workers.jobs import JobStore
 from workers.probe import UploadRejected, probe_upload
@@ -86,7 +95,6 @@ app: FastAPI  # built on first access, from the environment (see __getattr__ at 
 
 log = logging.getLogger("moodmix.api")
 WEB_DIR = Path(__file__).parent / "web"
-PRESETS = ("podcast", "vlog", "clear")
 _MOOD_RE = re.compile(r"^[a-z][a-z_-]{0,31}$")
 #: Room for the multipart framing and the small form fields on top of the file itself.
 _FORM_OVERHEAD_BYTES = 64 * 1024
@@ -183,9 +191,10 @@ _UPLOAD_SCHEMA = {
                     "required": ["file"],
                     "properties": {
                         "file": {"type": "string", "format": "binary", "description": "Voice track or video"},
-                        "preset": {"type": "string", "enum": list(PRESETS), "default": "podcast"},
+                        "preset": {"type": "string", "enum": list(CHOICES["preset"]), "default": DEFAULT_PRESET},
                         "mood": {"type": "string", "description": "Override the detected mood (e.g. joy)"},
-                        "target_lufs": {"type": "number", "default": -16.0, "minimum": -40, "maximum": -5},
+                        "target_lufs": {"type": "number", "default": DEFAULT_TARGET_LUFS, "minimum": RANGES["target_lufs"][0],
+                                        "maximum": RANGES["target_lufs"][1]},
                         "format": {"type": "string", "enum": list(OUTPUT_FORMATS),
                                    "description": "Output extension; default mp4 for video, the input's for audio"},
                         "follow_mood": {"type": "boolean", "default": False},
@@ -224,51 +233,34 @@ def _parse_bool(name: str, value: str) -> bool:
     raise _Rejected(422, f"{name} must be true or false, got {value[:20]!r}")
 
 
-def _parse_number(fields: dict[str, str], name: str, lo: float, hi: float, *, unit: str,
-                  example: str) -> float | None:
-    """An optional numeric form field within [lo, hi]; None when absent, 422 with a clear message when bad."""
-    raw = fields.get(name, "").strip()
+def _checked(fields: dict[str, str], field: str, option: str | None = None) -> Any:
+    """An optional form field checked by the job options' one rule (:func:`moodmix.settings.check_option`); None
+    when absent, 422 with its message when bad."""
+    raw = fields.get(field, "").strip()
     if not raw:
         return None
     try:
-        value = float(raw)
-    except ValueError:
-        raise _Rejected(422, f"{name} must be a number of {unit} such as {example}, got {raw[:20]!r}") from None
-    if not lo <= value <= hi:
-        raise _Rejected(422, f"{name} must be between {lo:g} and {hi:g} {unit}, got {value:g}")
-    return value
+        return check_option(option or field, raw, label=field)
+    except InvalidOptionError as exc:
+        raise _Rejected(422, str(exc)) from None
 
 
 def _options(fields: dict[str, str]) -> dict[str, Any]:
     """Validate the form's option fields; 422 with a clear message for any bad value."""
     opts: dict[str, Any] = {}
-    preset = fields.get("preset", "").strip()
-    if preset:
-        if preset not in PRESETS:
-            raise _Rejected(422, f"preset must be one of {', '.join(PRESETS)}, got {preset[:20]!r}")
-        opts["preset"] = preset
+    for field, option in (("preset", None), ("target_lufs", None), ("format", "output_format"),
+                          ("keep_ambience_db", None)):
+        value = _checked(fields, field, option)
+        if value is not None:
+            opts[field] = value
     mood = fields.get("mood", "").strip().lower()
     if mood:
         if not _MOOD_RE.match(mood):
             raise _Rejected(422, f"mood must be a mood name such as joy or sadness, got {mood[:20]!r}")
         opts["mood"] = mood
-    lufs = _parse_number(fields, "target_lufs", -40.0, -5.0, unit="LUFS", example="-16")
-    if lufs is not None:
-        opts["target_lufs"] = lufs
-    fmt = fields.get("format", "").strip().lower().lstrip(".")
-    if fmt:
-        if fmt not in OUTPUT_FORMATS:
-            raise _Rejected(422, f"format must be one of {', '.join(OUTPUT_FORMATS)}, got {fmt[:20]!r}")
-        opts["format"] = fmt
-    if "follow_mood" in fields:
-        opts["follow_mood"] = _parse_bool("follow_mood", fields["follow_mood"])
-    if "analyse_emotion" in fields:
-        opts["analyse_emotion"] = _parse_bool("analyse_emotion", fields["analyse_emotion"])
-    if "separate" in fields:
-        opts["separate"] = _parse_bool("separate", fields["separate"])
-    ambience = _parse_number(fields, "keep_ambience_db", 0.0, 60.0, unit="dB", example="20")
-    if ambience is not None:
-        opts["keep_ambience_db"] = ambience
+    for flag in ("follow_mood", "analyse_emotion", "separate"):
+        if flag in fields:
+            opts[flag] = _parse_bool(flag, fields[flag])
     return opts
 
 
@@ -1051,6 +1043,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # the server's file paths stay on the server: clients name tracks by id
         tracks = [{k: v for k, v in t.items() if k != "path"} for t in catalog.get().get("tracks") or []]
         return JSONResponse(tracks, headers={"Cache-Control": "public, max-age=60"})
+
+    @api.get("/options", summary="The job options: presets, defaults, ranges and choices (read by the page)")
+    def get_options() -> JSONResponse:
+        return JSONResponse(option_catalogue(), headers={"Cache-Control": "public, max-age=300"})
 
     @api.get("/health", summary="200 when Redis and storage answer and there is room for one more job",
              responses={503: {"description": "Not ready"}})

@@ -30,41 +30,24 @@ def client_message(message: str, settings: Settings, files: JobFiles | None = No
 
 
 def job_settings(manifest: dict[str, Any]) -> Any:
-    """The :class:`~moodmix.settings.JobSettings` of a job, from the options in its manifest."""
+    """The :class:`~moodmix.settings.JobSettings` of a job, from the options in its manifest (through the one
+    mapping every front end uses, :meth:`~moodmix.settings.JobSettings.from_options`)."""
     from moodmix.settings import JobSettings
 
-    opts = manifest.get("options") or {}
-    kwargs: dict[str, Any] = {"output_format": manifest["format"]}
-    if opts.get("preset"):
-        kwargs["preset"] = opts["preset"]
-    if opts.get("mood"):
-        kwargs["mood"] = opts["mood"]
-    if opts.get("target_lufs") is not None:
-        kwargs["target_lufs"] = float(opts["target_lufs"])
-    if opts.get("follow_mood") is not None:
-        kwargs["follow_mood"] = bool(opts["follow_mood"])
-    if opts.get("avoid_tracks"):
-        kwargs["avoid_tracks"] = tuple(opts["avoid_tracks"])
-    if opts.get("analyse_emotion") is not None:
-        kwargs["analyse_emotion"] = bool(opts["analyse_emotion"])
-    if opts.get("track"):  # a catalog track the creator picked (POST /jobs track=): the mood is still heard
-        kwargs["music"] = Path(str(opts["track"]))
-        kwargs["emotion_with_music"] = True
-    if opts.get("separate") is not None:
-        kwargs["separate"] = bool(opts["separate"])
-    if opts.get("keep_ambience_db") is not None:
-        kwargs["keep_ambience_db"] = float(opts["keep_ambience_db"])
-    if opts.get("library"):
-        kwargs["library"] = str(opts["library"])
-    if opts.get("database"):  # `batch --queue --database URL`; else JobSettings takes MOODMIX_DATABASE_URL
-        kwargs["database"] = str(opts["database"])
-    if opts.get("seed") is not None:
-        kwargs["seed"] = int(opts["seed"])
-    if kwargs.get("analyse_emotion", True):
-        from moodmix.settings import emotion_settings_from_env
+    opts = dict(manifest.get("options") or {})
+    track = opts.pop("track", None)
+    options: dict[str, Any] = {k: opts.get(k) for k in _JOB_OPTIONS}
+    options["format"] = manifest["format"]
+    if track:  # a catalog track the creator picked (POST /jobs track=): the mood is still heard
+        options["music"] = Path(str(track))
+        options["emotion_with_music"] = True
+    # empty strings and lists are "not given", like a field left out of the form
+    return JobSettings.from_options({k: v for k, v in options.items() if v not in ("", [], ())})
 
-        kwargs["emotion"] = emotion_settings_from_env()
-    return JobSettings(**kwargs)
+
+#: The manifest options a job passes on (the API's form fields, batch --queue, the bot).
+_JOB_OPTIONS = ("preset", "mood", "target_lufs", "follow_mood", "avoid_tracks", "analyse_emotion", "separate",
+                "keep_ambience_db", "library", "database", "seed", "music_db")
 
 
 def public_report(report: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:

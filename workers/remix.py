@@ -30,7 +30,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from workers.config import OUTPUT_FORMATS, VIDEO_FORMATS, Settings
+from core.errors import InvalidOptionError
+from moodmix.settings import RANGES, check_option
+from workers.config import VIDEO_FORMATS, Settings
 from workers.jobs import JobStore
 from workers.storage import JobFiles, atomic_write_json, download_name, read_json
 
@@ -42,8 +44,7 @@ log = logging.getLogger("moodmix.worker")
 #: Re-mixes one job may ask for (they share the job's disk allowance and expiry).
 MAX_REMIXES = 20
 #: The bed relative to the preset's level, dB.
-MUSIC_DB_RANGE = (-12.0, 12.0)
-PRESETS = ("podcast", "vlog", "clear")
+MUSIC_DB_RANGE: tuple[float, float] = RANGES["music_db"][:2]  # the job options' range (moodmix.settings)
 _CLAIM = "moodmix:remix-run:"
 #: The track id of the creator's own music (uploaded with the job as ``music``).
 OWN_MUSIC = "own-music"
@@ -169,20 +170,13 @@ def queue_remix(
     if rec.get("state") != "done" or not files.report.exists():
         raise RemixRejected(409, f"the job is {rec.get('state')}; a re-mix needs a done job (wait until "
                             "GET /jobs/{id} says done)")
-    try:
-        db = float(music_db)
-    except (TypeError, ValueError):
-        raise RemixRejected(422, f"music_db must be a number of dB such as -6, got {str(music_db)[:20]!r}") from None
-    lo, hi = MUSIC_DB_RANGE
-    if not lo <= db <= hi:  # NaN fails too
-        raise RemixRejected(422, f"music_db must be between {lo:g} and {hi:g} dB, got {db:g}")
-    if preset is not None and preset not in PRESETS:
-        raise RemixRejected(422, f"preset must be one of {', '.join(PRESETS)}, got {str(preset)[:20]!r}")
-    if target_lufs is not None and not -40.0 <= float(target_lufs) <= -5.0:
-        raise RemixRejected(422, f"target_lufs must be between -40 and -5 LUFS, got {float(target_lufs):g}")
-    fmt = str(format or manifest["format"]).lower().lstrip(".")
-    if fmt not in OUTPUT_FORMATS:
-        raise RemixRejected(422, f"format must be one of {', '.join(OUTPUT_FORMATS)}, got {fmt[:20]!r}")
+    try:  # the job options' one rule (moodmix.settings): the same ranges and messages as the upload form
+        db = check_option("music_db", music_db)
+        preset = check_option("preset", preset)
+        target_lufs = check_option("target_lufs", target_lufs)
+        fmt = check_option("output_format", format or manifest["format"], label="format")
+    except InvalidOptionError as exc:
+        raise RemixRejected(422, str(exc)) from None
     if fmt in VIDEO_FORMATS and not manifest.get("has_video"):
         raise RemixRejected(422, f"format {fmt} is a video container but the upload has no video")
     if track is None:  # the same music, another level: the track of the newest done version

@@ -35,11 +35,12 @@ def batch(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from core.errors import MoodmixError
+    from moodmix.settings import check_option
     from workers.batch import BatchOutcome, run_batch, summary_json
 
-    if preset is not None and preset not in ("podcast", "vlog", "clear"):
-        raise MoodmixError(f"--preset must be podcast, vlog or clear, got {preset!r}")
+    for name, flag, value in (("preset", "--preset", preset), ("target_lufs", "--target-lufs", target_lufs),
+                              ("output_format", "--format", fmt)):
+        check_option(name, value, label=flag)  # the one rule; a bad value is one line before any file is read
     options = {"preset": preset, "mood": mood, "target_lufs": target_lufs, "library": library, "database": database,
                "format": fmt.lower().lstrip(".") if fmt else None, "analyse_emotion": emotion}
     n_jobs = jobs or (4 if queue else (os.cpu_count() or 1))

@@ -18,7 +18,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import typer
 
 from core.errors import MoodmixError
@@ -38,28 +37,13 @@ def settings_from_env(voice_model: str | None = None, text_model: str | None = N
     return emotion_settings_from_env(voice_model, text_model, asr_model, fusion, language_model)
 
 
-def _decode(path: Path) -> tuple[np.ndarray, int]:
-    """16 kHz mono analysis audio of any media file: the same streamed copy ``mix`` analyses (the full-rate
-    samples pass through a temporary file, never memory)."""
-    from mixer.decode import ANALYSIS_SR, spool_voice
-
-    if not path.exists():
-        raise MoodmixError("the file does not exist; give an audio or video file")
-    if path.is_dir():
-        raise MoodmixError("that is a folder; give audio or video files")
-    with spool_voice(path) as voice:
-        return voice.analysis, ANALYSIS_SR
-
-
 def analyse_file(path: Path, settings, progress=None):  # type: ignore[no-untyped-def]
-    """Decode → VAD → emotion pass for one file: ``(EmotionAnalysis, speech segments, duration_s)``."""
-    from mixer.vad import detect_speech
-    from models.emotion_pass import analyse_speech
+    """Decode → VAD → emotion pass for one file (:func:`moodmix.pipeline.analyse_media`, as ``mix`` hears it):
+    ``(EmotionAnalysis, speech segments, duration_s)``."""
+    from moodmix.pipeline import analyse_media
 
-    audio, sr = _decode(path)
-    activity = detect_speech(audio, sr)
-    analysis = analyse_speech(audio, sr, activity.segments, settings=settings, progress=progress)
-    return analysis, activity.segments, audio.shape[-1] / sr
+    heard = analyse_media(path, emotion=settings, progress=progress)
+    return heard.emotion, heard.segments, heard.duration_s
 
 
 def plot_path(base: Path, index: int, count: int) -> Path:

@@ -11,7 +11,18 @@ from typing import Any
 import typer
 
 from core.errors import MoodmixError, OutputPathError
-from moodmix.settings import LEVELLERS, PRESETS, JobSettings, emotion_settings_from_env
+from moodmix.settings import DEFAULT_PRESET, DEFAULT_TARGET_LUFS, PRESETS, RANGES, JobSettings
+
+_DEFAULTS = JobSettings(database=None)
+
+#: The flag that sets each option, for messages (``--target-lufs expects ...``).
+FLAGS: dict[str, str] = {
+    "music": "--music", "library": "--library", "mood": "--mood", "preset": "--preset",
+    "target_lufs": "--target-lufs", "duck_db": "--duck-db", "stems_dir": "--stems", "report_path": "--report",
+    "follow_mood": "--follow-mood", "separate": "--separate", "keep_ambience_db": "--keep-ambience",
+    "separator": "--separator", "seed": "--seed", "intro_s": "--intro", "outro_s": "--outro",
+    "analyse_emotion": "--emotion", "music_db": "--music-db", "database": "--database", "leveller": "--leveller",
+}
 
 #: Inputs at least this long get a progress bar on stderr.
 PROGRESS_MIN_S = 60.0
@@ -57,6 +68,22 @@ def _heard(rep: dict[str, Any], mood: str | None) -> str:
     return f"{top} ({' + '.join(heard)})" if heard else top
 
 
+def _catalog_track(track: str, library: str | None, database: str | None) -> Path:
+    """``--track ID``: the id, checked against the catalog it will be read from."""
+    from library.catalog import default_catalog, open_catalog
+
+    if library is not None and "://" not in library:
+        raise MoodmixError("--track picks from a catalog (the default one, --database, or a --library URL), "
+                           "not a folder; give the file with --music instead")
+    catalog = open_catalog(library) if library is not None else default_catalog(database)
+    try:
+        catalog.get(track)
+    except MoodmixError:
+        raise MoodmixError(f"--track {track!r} is not in the music catalog; `moodmix suggest INPUT` or "
+                           "`moodmix library list` show the ids") from None
+    return Path(track)
+
+
 def mix(
     input: Path = typer.Argument(..., help="Voice recording or video (wav, mp3, m4a, ogg, opus, flac, mp4, mov, "
                                            "mkv, webm)."),
@@ -65,13 +92,16 @@ def mix(
     music: Path | None = typer.Option(None, "--music", help="Use this music file instead of choosing one."),
     track: str | None = typer.Option(None, "--track", help="Use this catalog track (an id from `moodmix suggest` "
                                                            "or `moodmix library list`) instead of choosing one."),
-    music_db: float = typer.Option(0.0, "--music-db", help="The music louder (+) or softer (-) than the preset "
-                                                           "puts it, in dB (-12..+12)."),
+    music_db: float = typer.Option(_DEFAULTS.music_db, "--music-db",
+                                   help="The music louder (+) or softer (-) than the preset puts it, in dB "
+                                        f"({RANGES['music_db'][0]:+g}..{RANGES['music_db'][1]:+g})."),
     library: str | None = typer.Option(None, "--library", help="Catalog name/URL or a folder of music."),
     mood: str | None = typer.Option(None, "--mood", help="Override the detected mood."),
-    preset: str = typer.Option("podcast", "--preset",
-                               help="Music depth under speech: podcast 18 dB, vlog 12 dB, clear 20 dB."),
-    target_lufs: float = typer.Option(-16.0, "--target-lufs", help="Integrated loudness of the mix (LUFS)."),
+    preset: str = typer.Option(DEFAULT_PRESET, "--preset",
+                               help="Music depth under speech: " + ", ".join(f"{k} {v:g} dB" for k, v in PRESETS.items())
+                                    + "."),
+    target_lufs: float = typer.Option(DEFAULT_TARGET_LUFS, "--target-lufs",
+                                      help="Integrated loudness of the mix (LUFS)."),
     duck_db: float | None = typer.Option(None, "--duck-db", help="Music depth under speech in dB (overrides "
                                                                     "the preset)."),
     stems: Path | None = typer.Option(None, "--stems", help="Write DIR/voice.wav and DIR/music.wav."),
@@ -85,8 +115,9 @@ def mix(
                                                        "dB down."),
     separator: str = typer.Option("deepfilternet", "--separator", help="Voice separator model name."),
     seed: int | None = typer.Option(None, "--seed", help="Seed for the track choice among equals."),
-    intro: float = typer.Option(2.0, "--intro", help="Audio input: seconds of music before the voice starts."),
-    outro: float = typer.Option(2.0, "--outro", help="Audio input: seconds of music after the voice ends."),
+    intro: float = typer.Option(_DEFAULTS.intro_s, "--intro",
+                                help="Audio input: seconds of music before the voice starts."),
+    outro: float = typer.Option(_DEFAULTS.outro_s, "--outro", help="Audio input: seconds of music after the voice ends."),
     emotion_flag: bool | None = typer.Option(
         None, "--emotion/--no-emotion",
         metavar="", help="Hear the mood. Default: yes, except with --music; --emotion hears it with --music too (the report "
@@ -97,7 +128,7 @@ def mix(
     database: str | None = typer.Option(None, "--database",
                                         help="SQLAlchemy URL of the catalog to choose from (default: "
                                              "MOODMIX_DATABASE_URL, else a SQLite file under MOODMIX_HOME)."),
-    leveller: str = typer.Option("auto", "--leveller",
+    leveller: str = typer.Option(_DEFAULTS.leveller, "--leveller",
                                  help="Voice leveller: auto (the preset's: podcast/clear medium, vlog firm), "
                                       "gentle, medium, firm, or off (one integrated gain for the whole voice)."),
 ) -> None:
@@ -108,51 +139,21 @@ def mix(
     # option errors are MoodmixErrors: one line and exit 1 through moodmix.cli.main
     no_emotion = emotion_flag is False
     analyse_emotion = analyse_emotion or emotion_flag is True
-    if preset not in PRESETS:
-        raise MoodmixError(f"--preset '{preset}' is not a preset; use one of {', '.join(PRESETS)}")
-    if leveller not in LEVELLERS:
-        raise MoodmixError(f"--leveller '{leveller}' is not a leveller; use one of {', '.join(LEVELLERS)}")
-    if music is not None and library is not None:
-        raise MoodmixError("give either --music or --library, not both")
     if music is not None and track is not None:
         raise MoodmixError("give either --music (a file) or --track (a catalog id), not both")
-    if not -12.0 <= music_db <= 12.0:
-        raise MoodmixError(f"--music-db expects -12..+12 dB (the music against the preset's level), got {music_db}")
-    if track is not None:
-        from library.catalog import default_catalog, open_catalog
-
-        if library is not None and "://" not in library:
-            raise MoodmixError("--track picks from a catalog (the default one, --database, or a --library URL), "
-                               "not a folder; give the file with --music instead")
-        catalog = open_catalog(library) if library is not None else default_catalog(database)
-        try:
-            catalog.get(track)
-        except MoodmixError:
-            raise MoodmixError(f"--track {track!r} is not in the music catalog; `moodmix suggest INPUT` or "
-                               "`moodmix library list` show the ids") from None
-        music = Path(track)
     if analyse_emotion and no_emotion:
         raise MoodmixError("give either --analyse-emotion or --no-emotion, not both")
-    if keep_ambience is not None and not separate:
-        raise MoodmixError("--keep-ambience needs --separate (it sets how far down the separated background stays)")
-    for flag, value in (("--intro", intro), ("--outro", outro)):
-        if not 0.0 <= value <= 60.0:
-            raise MoodmixError(f"{flag} expects 0..60 seconds of music around the voice, got {value}")
-    if duck_db is not None and not (0.0 <= duck_db <= 60.0):
-        raise MoodmixError(f"--duck-db expects 0..60 dB below the voice, got {duck_db}")
-    if not (-40.0 <= target_lufs <= -5.0):
-        raise MoodmixError(f"--target-lufs expects -40..-5 LUFS (e.g. -16 podcast, -14 video), got {target_lufs}")
     if report is not None and report.resolve() == input.resolve():
         raise OutputPathError(f"--report {report} is the input file; choose another path")
-    settings = JobSettings(
-        music=music, library=library, mood=mood, preset=preset,  # type: ignore[arg-type]
-        target_lufs=target_lufs, duck_db=duck_db, stems_dir=stems, report_path=report,
-        follow_mood=follow_mood, separate=separate, keep_ambience_db=keep_ambience, separator=separator,
-        seed=seed, analyse_emotion=not no_emotion, intro_s=intro, outro_s=outro, music_db=music_db,
-        emotion=None if no_emotion or (music is not None and not follow_mood and not analyse_emotion)
-        else emotion_settings_from_env(), leveller=leveller,
-        emotion_with_music=analyse_emotion, **({"database": database} if database else {}),
-    )
+    settings = JobSettings.from_options({
+        "music": music, "library": library, "mood": mood, "preset": preset, "target_lufs": target_lufs,
+        "duck_db": duck_db, "stems_dir": stems, "report_path": report, "follow_mood": follow_mood,
+        "separate": separate, "keep_ambience_db": keep_ambience, "separator": separator, "seed": seed,
+        "analyse_emotion": not no_emotion, "intro_s": intro, "outro_s": outro, "music_db": music_db,
+        "leveller": leveller, "emotion_with_music": analyse_emotion, "database": database,
+    }, labels=FLAGS)
+    if track is not None:
+        settings = settings.with_(music=_catalog_track(track, library, settings.database))
     info = probe(input)  # bad inputs fail here with one line, before any bar is drawn
     if info.audio is not None:  # rate, channels and work limits (mixer.limits), before any work
         from mixer.limits import check_input
@@ -160,9 +161,7 @@ def mix(
         check_input(sample_rate=info.audio.sample_rate, channels=info.audio.channels,
                     duration_s=max(info.audio.duration_s, info.duration_s), name=input.name)
     if info.duration_s >= PROGRESS_MIN_S:
-        from moodmix.pipeline import _emotion_skip_reason
-
-        skip = ({"emotion"} if _emotion_skip_reason(settings) else set()) | (set() if separate else {"separate"})
+        skip = (set() if settings.runs_emotion else {"emotion"}) | (set() if separate else {"separate"})
         bar, progress = _progress_bar(skip)
         with bar:
             rep = mix_file(input, output, settings=settings, progress=progress)

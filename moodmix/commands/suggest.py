@@ -22,15 +22,10 @@ def suggest_for_media(path: Path, *, library: str | None, mood: str | None, n: i
                       exclude_vocals: bool = True) -> dict[str, Any]:
     """Decode → speech activity → emotions → ``n`` suggested tracks: one JSON-ready result."""
     from library.select import choose_tracks
-    from mixer.decode import ANALYSIS_SR, spool_voice
-    from mixer.vad import detect_speech
-    from models.emotion_pass import analyse_speech
+    from moodmix.pipeline import analyse_media
     from moodmix.settings import emotion_settings_from_env
 
-    with spool_voice(path) as voice:  # the analysis copy mix uses; full-rate samples stay on disk
-        audio = voice.analysis
-    speech = detect_speech(audio, ANALYSIS_SR)
-    analysis = analyse_speech(audio, ANALYSIS_SR, list(speech.segments), settings=emotion_settings_from_env())
+    analysis = analyse_media(path, emotion=emotion_settings_from_env()).emotion  # as `mix` hears the file
     choices = choose_tracks(analysis.overall, library=library, mood=mood, seed=seed, n=n,
                             exclude_vocals=exclude_vocals)
     return {"input": str(path), "emotion": analysis.to_dict(), "suggestions": [c.to_dict() for c in choices]}

@@ -113,11 +113,11 @@ def test_bad_music_file_leaves_no_output(tmp_path, capsys, voice_file):
 
 def test_bad_option_values(tmp_path, capsys, voice_file):
     code, err = _run(capsys, str(voice_file), "--preset", "loud")
-    assert code == 1 and "--preset 'loud' is not a preset; use one of podcast, vlog, clear" in err
+    assert code == 1 and "--preset must be one of podcast, vlog, clear, got 'loud'" in err
     code, err = _run(capsys, str(voice_file), "--target-lufs", "3")
-    assert code == 1 and "--target-lufs expects -40..-5 LUFS" in err
+    assert code == 1 and "--target-lufs must be between -40 and -5 LUFS" in err
     code, err = _run(capsys, str(voice_file), "--intro", "-1")
-    assert code == 1 and "--intro expects 0..60 seconds" in err
+    assert code == 1 and "--intro must be between 0 and 60 seconds" in err
 
 
 def test_intro_and_outro_set_the_music_around_the_words(tmp_path, capsys, emodb_speech, music_track):

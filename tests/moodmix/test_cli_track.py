@@ -28,7 +28,7 @@ def voice_file(tmp_path, emodb_speech) -> Path:  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize(("args", "words"), [
     (("--track", "no-such-track"), "not in the music catalog"),
-    (("--music-db", "13"), "--music-db expects -12..+12"),
+    (("--music-db", "13"), "--music-db must be between -12 and 12 dB"),
     (("--track", "x", "--music", "m.wav"), "not both"),
 ])
 def test_bad_track_or_level(tmp_path, capsys, voice_file, args, words) -> None:  # type: ignore[no-untyped-def]

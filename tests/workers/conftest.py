@@ -18,7 +18,6 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from tests import signals
 from svc_helpers import (
     REPO,
     TEST_REDIS_URL,
@@ -30,6 +29,8 @@ from svc_helpers import (
     redis_answers,
     shared_home,
 )
+
+from tests import signals
 
 
 @pytest.fixture(scope="session")

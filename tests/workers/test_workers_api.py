@@ -264,6 +264,19 @@ print('HEAVY', heavy)
     assert "HEAVY []" in out.stdout
 
 
+def test_options_route_and_form_schema_read_the_one_definition(client: Any) -> None:
+    """GET /options (what the page builds its form from) and the OpenAPI form schema carry moodmix.settings'
+    presets, defaults and ranges."""
+    from moodmix.settings import DEFAULT_TARGET_LUFS, PRESETS, RANGES, option_catalogue
+
+    r = client.get("/options")
+    assert r.status_code == 200 and r.json() == option_catalogue()
+    form = client.get("/openapi.json").json()["paths"]["/jobs"]["post"]["requestBody"]["content"]
+    props = form["multipart/form-data"]["schema"]["properties"]
+    assert props["preset"]["enum"] == list(PRESETS) and props["target_lufs"]["default"] == DEFAULT_TARGET_LUFS
+    assert (props["target_lufs"]["minimum"], props["target_lufs"]["maximum"]) == RANGES["target_lufs"][:2]
+
+
 def test_separation_options_reach_the_job_settings() -> None:
     """The API's separate / keep_ambience_db fields (issue 7) become the job's JobSettings, like the CLI's flags."""
     from workers.http_api import _options

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from svc_helpers import REPO, settings_env, shared_home
+
 from tests.signals import decoded_duration_s, emodb_voice, make_m4a, write_wav
 
 pytestmark = [pytest.mark.slow, pytest.mark.ffmpeg]

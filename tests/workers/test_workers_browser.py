@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tests.signals import decoded_duration_s
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.slow, pytest.mark.ffmpeg]
@@ -61,7 +62,16 @@ def test_page_uploads_shows_the_dashboard_and_downloads(browser: Any, live_servi
     browser.get(live_service.api.url + "/")
     assert "moodmix" in browser.title
     browser.find_element(By.ID, "file").send_keys(str(media_dir / "voice4.m4a"))
-    Select(browser.find_element(By.ID, "preset")).select_by_value("vlog")
+    # the presets and the loudness default come from GET /options: the one definition of each (moodmix.settings)
+    from moodmix.settings import DEFAULT_PRESET, DEFAULT_TARGET_LUFS, PRESETS
+
+    WebDriverWait(browser, 20).until(
+        lambda d: len(Select(d.find_element(By.ID, "preset")).options) == len(PRESETS))
+    preset = Select(browser.find_element(By.ID, "preset"))
+    assert [o.get_attribute("value") for o in preset.options] == list(PRESETS)
+    assert preset.first_selected_option.get_attribute("value") == DEFAULT_PRESET
+    assert float(browser.find_element(By.ID, "target_lufs").get_attribute("value")) == DEFAULT_TARGET_LUFS
+    preset.select_by_value("vlog")
     button = browser.find_element(By.ID, "upload-button")
     assert button.is_enabled()
     button.click()

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 from tests.signals import loudness_lufs
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.slow, pytest.mark.ffmpeg]

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from svc_helpers import auth, upload, wait_for_state
+
 from tests.signals import decoded_duration_s
 
 pytestmark = [pytest.mark.redis, pytest.mark.ffmpeg]

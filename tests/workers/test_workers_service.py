@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from svc_helpers import auth, make_settings, upload, wait_for_state
+
 from tests.signals import decoded_duration_s, emodb_voice, loudness_lufs, write_wav
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow, pytest.mark.ffmpeg]

@@ -13,9 +13,12 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Column, MetaData, String, Table, create_engine, select
 
+from mixer.presets import DEFAULT_PRESET
+from mixer.presets import PRESETS as MIX_PRESETS
+
 __all__ = ["FORMATS", "MOODS", "PRESETS", "PrefStore", "Prefs", "default_url"]
 
-PRESETS = ("podcast", "vlog", "clear")
+PRESETS: tuple[str, ...] = tuple(MIX_PRESETS)  # the presets of moodmix.settings / mixer.presets
 #: Output formats offered for audio (video always comes back as mp4).
 FORMATS = ("m4a", "mp3", "ogg")
 #: Mood overrides offered in /settings (mood words every catalog knows); "" = as heard.
@@ -26,7 +29,7 @@ _users = Table(
     "moodmix_bot_users", _meta,
     Column("user_id", BigInteger, primary_key=True),
     Column("lang", String(8), nullable=False, default=""),
-    Column("preset", String(16), nullable=False, default="podcast"),
+    Column("preset", String(16), nullable=False, default=DEFAULT_PRESET),
     Column("format", String(8), nullable=False, default="m4a"),
     Column("mood", String(32), nullable=False, default=""),
 )
@@ -35,7 +38,7 @@ _users = Table(
 @dataclass(frozen=True)
 class Prefs:
     lang: str = ""  # "" = from the user's Telegram language
-    preset: str = "podcast"
+    preset: str = DEFAULT_PRESET
     format: str = "m4a"
     mood: str = ""
 
@@ -57,7 +60,7 @@ class PrefStore:
             row = conn.execute(select(_users).where(_users.c.user_id == user_id)).first()
         if row is None:
             return Prefs()
-        return Prefs(lang=row.lang or "", preset=row.preset or "podcast", format=row.format or "m4a",
+        return Prefs(lang=row.lang or "", preset=row.preset or DEFAULT_PRESET, format=row.format or "m4a",
                      mood=row.mood or "")
 
     def set(self, user_id: int, **changes: str) -> Prefs:

@@ -22,6 +22,30 @@ const LABEL_VA = { sadness: [-0.7, -0.45], joy: [0.8, 0.45], love: [0.75, 0.05],
 const LABEL_COLOR = { sadness: "#4c6ef5", joy: "#f59f00", love: "#e64980", anger: "#e03131", fear: "#7048e8",
   surprise: "#0ca678" };
 
+// ---- the form's presets, defaults and ranges come from the server (GET /options): one definition -----------
+async function loadOptions() {
+  try {
+    const r = await fetch("/options");
+    if (!r.ok) throw new Error(`HTTP ${r.status}`);
+    const opts = await r.json();
+    const select = $("preset");
+    select.replaceChildren();
+    for (const p of opts.presets) {
+      const name = p.name.charAt(0).toUpperCase() + p.name.slice(1);
+      const option = new Option(`${name} (${p.description})`, p.name, false, p.name === opts.defaults.preset);
+      select.append(option);
+    }
+    const lufs = $("target_lufs");
+    lufs.min = opts.ranges.target_lufs.min;
+    lufs.max = opts.ranges.target_lufs.max;
+    if (!lufs.value) lufs.value = opts.defaults.target_lufs;
+  } catch (err) {
+    // The server applies its defaults to fields left empty; the form still works.
+    $("preset").replaceChildren(new Option("Default preset", "", true, true));
+  }
+}
+loadOptions();
+
 // ---- the music choice on the upload form: pick for me, my own file, or a library track ----------------------
 let libraryTracks = null;
 for (const radio of document.querySelectorAll("input[name=music-mode]")) {

@@ -74,9 +74,9 @@ def test_emo_then_the_next_message_and_typed_russian(emulator, bot, worker) -> N
 def voice_ogg(emulator, emodb_dir) -> tuple[str, int]:
     """A 6 s voice message as Telegram sends them: OGG/Opus, mono 48 kHz."""
     import soundfile as sf
-    from tests.signals import emodb_voice
 
     from mixer.ffmpeg import ffmpeg_exe
+    from tests.signals import emodb_voice
 
     audio, sr = emodb_voice(emodb_dir, 6.0)
     wav = emulator.root / "voice.wav"
@@ -147,6 +147,7 @@ def test_video_note_comes_back_as_video_and_jobs_per_user_are_capped(emulator, b
                                                                      emodb_dir) -> None:
     import av
     import soundfile as sf
+
     from tests.signals import emodb_voice, make_mp4
 
     audio, sr = emodb_voice(emodb_dir, 4.0, offset=11)
