@@ -29,13 +29,14 @@ _DATA = Path(__file__).parent / "data" / "builtin_features.json"
 
 
 def builtin_dir() -> Path:
-    """Folder of the installed clips (``immich_memories_music.tracks_dir()``)."""
+    """Folder of the installed clips (``immich_memories_music.tracks_dir()``), resolved like the catalog's paths
+    (a virtual environment reached through a symlink names the same files)."""
     try:
         import immich_memories_music
     except ImportError:
         raise CatalogError("the built-in library needs the immich-memories-music package; "
                            "pip install immich-memories-music") from None
-    return Path(immich_memories_music.tracks_dir())
+    return Path(immich_memories_music.tracks_dir()).resolve()
 
 
 def builtin_files() -> list[Path]:
