@@ -38,7 +38,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -67,6 +67,7 @@ from moodmix.settings import (
 from workers.config import AUDIO_FORMATS, OUTPUT_FORMATS, VIDEO_FORMATS, Settings, get_settings
 from workers.jobs import JobStore
 from workers.probe import UploadRejected, probe_upload
+from workers.ratelimit import RateLimit
 from workers.remix import (
     MAX_REMIXES,
     MUSIC_DB_RANGE,
@@ -461,29 +462,6 @@ def link_signature(token_hash: str, job_id: str, exp: int, download: bool, versi
     return hmac.new(f"link:{token_hash}".encode(), msg, hashlib.sha256).hexdigest()[:40]
 
 
-class _RateLimit:
-    """At most ``n`` calls per ``window_s`` per key (sliding window, in memory)."""
-
-    def __init__(self, n: int, window_s: float) -> None:
-        self.n, self.window_s = n, window_s
-        self._calls: dict[str, deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def allow(self, key: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            q = self._calls[key]
-            while q and now - q[0] > self.window_s:
-                q.popleft()
-            if len(q) >= self.n:
-                return False
-            q.append(now)
-            if len(self._calls) > 10000:  # forget idle clients
-                for k in [k for k, v in self._calls.items() if not v]:
-                    del self._calls[k]
-            return True
-
-
 class _CatalogCache:
     """The catalog's tracks and mood words, cached ``ttl_s``; one caller at a time computes them, concurrent
     callers wait for that one answer.
@@ -566,7 +544,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_log_filters()
     store = JobStore(settings)
     catalog = _CatalogCache(settings.home)
-    library_limit = _RateLimit(settings.library_requests_per_min, 60.0)
+    library_limit = RateLimit(settings.library_requests_per_min, 60.0)
     uploads: dict[str, int] = defaultdict(int)  # uploads in progress per client (the event loop is one thread)
     limits = settings.input_limits()
 

@@ -20,7 +20,7 @@ import os
 import re
 import shutil
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -44,6 +44,7 @@ from workers.bot.config import BotSettings
 from workers.bot.prefs import FORMATS, MOODS, PRESETS, Prefs, PrefStore, default_url
 from workers.bot.texts import LANGS, language_of, reading, say
 from workers.config import Settings
+from workers.ratelimit import RateLimit
 
 __all__ = ["BotApp", "RedactSecret", "build_bot", "run_bot"]
 
@@ -54,6 +55,22 @@ log = logging.getLogger("moodmix.bot")
 _RERUN = {"c": ({"mood": "calm"}, False), "l": ({"mood": "energetic"}, False)}
 #: Re-mix buttons (workers.remix: no re-analysis): another track from the job's ranked list, the bed softer/louder.
 _REMIX = {"n": "next", "s": "softer", "u": "louder"}
+
+
+def _media_of(message: Message) -> tuple[Any, str, str] | None:
+    """(the file object, a display name, its kind) of a media message; None for anything else."""
+    if message.voice:
+        return message.voice, "voice.ogg", "voice"
+    if message.audio:
+        return message.audio, message.audio.file_name or "audio", "audio"
+    if message.video:
+        return message.video, message.video.file_name or "video.mp4", "video"
+    if message.video_note:
+        return message.video_note, "video_note.mp4", "video_note"
+    doc = message.document
+    if doc and (doc.mime_type or "").split("/")[0] in ("audio", "video"):
+        return doc, doc.file_name or "file", "document"
+    return None
 
 
 class RedactSecret(logging.Filter):
@@ -74,41 +91,6 @@ class RedactSecret(logging.Filter):
         return True
 
 
-class _RateLimit:
-    def __init__(self, n: int, window_s: float = 60.0) -> None:
-        self.n, self.window_s = n, window_s
-        self._calls: dict[int, deque[float]] = defaultdict(deque)
-
-    def allow(self, key: int) -> bool:
-        now = time.monotonic()
-        q = self._calls[key]
-        while q and now - q[0] > self.window_s:
-            q.popleft()
-        if len(q) >= self.n:
-            return False
-        q.append(now)
-        if len(self._calls) > 10000:
-            for k in [k for k, v in self._calls.items() if not v]:
-                del self._calls[k]
-        return True
-
-
-def _media_of(message: Message) -> tuple[Any, str, str] | None:
-    """(the file object, a display name, its kind) of a media message; None for anything else."""
-    if message.voice:
-        return message.voice, "voice.ogg", "voice"
-    if message.audio:
-        return message.audio, message.audio.file_name or "audio", "audio"
-    if message.video:
-        return message.video, message.video.file_name or "video.mp4", "video"
-    if message.video_note:
-        return message.video_note, "video_note.mp4", "video_note"
-    doc = message.document
-    if doc and (doc.mime_type or "").split("/")[0] in ("audio", "video"):
-        return doc, doc.file_name or "file", "document"
-    return None
-
-
 class BotApp:
     """Handlers and their state (settings, rate limits, the jobs in progress per user)."""
 
@@ -119,7 +101,7 @@ class BotApp:
         # user settings: their own URL, else the catalog's database (MOODMIX_DATABASE_URL), else SQLite in the home
         url = bot_settings.database_url or os.environ.get("MOODMIX_DATABASE_URL") or default_url(settings.home)
         self.prefs = prefs or PrefStore(url)
-        self.rate = _RateLimit(bot_settings.requests_per_min)
+        self.rate = RateLimit(bot_settings.requests_per_min)
         self.slots: dict[int, int] = defaultdict(int)  # user → mixes under way (queued to sent)
         self.awaiting_emo: set[int] = set()
         self.warned: dict[int, float] = {}  # user → when the rate-limit line was last sent
