@@ -8,6 +8,7 @@ catalog is built once per session in a shared ``MOODMIX_HOME``.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -141,3 +142,40 @@ def live_service(tmp_path_factory: pytest.TempPathFactory, redis_url: str, catal
     yield LiveService(settings, worker, api)
     api.stop()
     worker.stop()
+
+
+def _chromium() -> tuple[str, str]:
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    if not browser or not driver:
+        pytest.skip("Chromium or chromedriver is not installed (apt-get install -y chromium chromium-driver, "
+                    "or run scripts/services.sh)")
+    return browser, driver
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Any:
+    """Headless Debian Chromium driven by selenium, downloading into ``tmp_path/downloads`` (the page tests).
+    Skipped, saying so, without Chromium, its driver or selenium."""
+    pytest.importorskip("selenium", reason="selenium is not installed (pip install selenium)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    binary, driver = _chromium()
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = binary
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                "--window-size=1200,1600", "--autoplay-policy=no-user-gesture-required"):
+        opts.add_argument(arg)
+    opts.add_experimental_option("prefs", {
+        "download.default_directory": str(downloads), "download.prompt_for_download": False,
+        "safebrowsing.enabled": False,
+    })
+    drv = webdriver.Chrome(service=Service(driver), options=opts)
+    drv.downloads = downloads  # type: ignore[attr-defined]
+    try:
+        yield drv
+    finally:
+        drv.quit()

@@ -7,7 +7,6 @@ installs them). Without them this test is skipped, saying so.
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -17,41 +16,6 @@ import pytest
 from tests.signals import decoded_duration_s
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.slow, pytest.mark.ffmpeg]
-
-
-def _chromium() -> tuple[str, str]:
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver = shutil.which("chromedriver")
-    if not browser or not driver:
-        pytest.skip("Chromium or chromedriver is not installed (apt-get install -y chromium chromium-driver, "
-                    "or run scripts/services.sh)")
-    return browser, driver
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Any:
-    pytest.importorskip("selenium", reason="selenium is not installed (pip install selenium)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    binary, driver = _chromium()
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = binary
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1200,1600", "--autoplay-policy=no-user-gesture-required"):
-        opts.add_argument(arg)
-    opts.add_experimental_option("prefs", {
-        "download.default_directory": str(downloads), "download.prompt_for_download": False,
-        "safebrowsing.enabled": False,
-    })
-    drv = webdriver.Chrome(service=Service(driver), options=opts)
-    drv.downloads = downloads  # type: ignore[attr-defined]
-    try:
-        yield drv
-    finally:
-        drv.quit()
 
 
 def test_page_uploads_shows_the_dashboard_and_downloads(browser: Any, live_service: Any, media_dir: Path) -> None:

@@ -7,7 +7,6 @@ At phone width nothing scrolls sideways."""
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -18,33 +17,6 @@ import pytest
 from tests.signals import loudness_lufs
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.slow, pytest.mark.ffmpeg]
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Any:
-    pytest.importorskip("selenium", reason="selenium is not installed (pip install selenium)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    binary = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver = shutil.which("chromedriver")
-    if not binary or not driver:
-        pytest.skip("Chromium or chromedriver is not installed (apt-get install -y chromium chromium-driver)")
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = binary
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1200,1600"):
-        opts.add_argument(arg)
-    opts.add_experimental_option("prefs", {"download.default_directory": str(downloads),
-                                           "download.prompt_for_download": False})
-    drv = webdriver.Chrome(service=Service(driver), options=opts)
-    drv.downloads = downloads  # type: ignore[attr-defined]
-    try:
-        yield drv
-    finally:
-        drv.quit()
 
 
 def _shot(browser: Any, name: str) -> None:
