@@ -14,7 +14,9 @@ Model settings (:func:`load_asr`):
   ``"Systran/faster-whisper-small"``); hub names need the hub cache, or the network when ``HF_HUB_OFFLINE`` is unset.
 
 Decoding choices, for speed on two CPU cores: int8 weights, greedy decoding (beam 1), no conditioning on the
-previous window (it saves time and stops Whisper's repetition loops on music or noise), word timestamps on. The VAD
+previous window (it saves time and stops Whisper's repetition loops on music or noise), word timestamps on, and
+:data:`ASR_WORKERS` windows decoded at once with the cores shared between them (greedy decoding of one window leaves
+half of two cores idle; the words step decodes its blocks on a pool that size). The VAD
 filter is off: moodmix runs one VAD for emotion and ducking and passes speech only, or its segments as
 ``clip_timestamps``.
 
@@ -35,6 +37,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +79,10 @@ Task = Literal["transcribe", "translate"]
 
 #: Whisper's window: language detection looks at this much audio, and batched chunks are at most this long.
 WINDOW_S = 30.0
+
+#: Windows decoded at once (CTranslate2's ``num_workers``; the words step hands blocks to a pool this size). Whisper's
+#: greedy decoder keeps two cores only half busy on one window: ``benchmarks/bench_asr.py`` measures the gain.
+ASR_WORKERS = 2
 _STAMP = ".moodmix-verified.json"
 
 
@@ -165,7 +172,19 @@ def _tapped_model_class() -> type:
     from faster_whisper import WhisperModel
 
     class TappedWhisperModel(WhisperModel):  # type: ignore[misc]
-        encoder_sink: list[np.ndarray] | None = None
+        """The sink is per thread: blocks decoded at once (``num_workers``) each collect their own windows."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._tap = threading.local()
+
+        @property
+        def encoder_sink(self) -> list[np.ndarray] | None:
+            return getattr(self._tap, "sink", None)
+
+        @encoder_sink.setter
+        def encoder_sink(self, sink: list[np.ndarray] | None) -> None:
+            self._tap.sink = sink
 
         def encode(self, features: np.ndarray) -> Any:
             out = super().encode(features)
@@ -179,11 +198,13 @@ def _tapped_model_class() -> type:
 class Transcriber:
     """A loaded faster-whisper model. Build it with :func:`load_asr` (cached per process), then :meth:`transcribe`."""
 
-    def __init__(self, model: Any, name: str, *, multilingual: bool, beam_size: int = 1) -> None:
+    def __init__(self, model: Any, name: str, *, multilingual: bool, beam_size: int = 1, workers: int = 1) -> None:
         self.model = model
         self.name = name
         self.multilingual = multilingual
         self.beam_size = beam_size
+        #: calls that may run at once from different threads (the model's ``num_workers``)
+        self.workers = max(1, int(workers))
 
     def _check_task(self, task: str) -> None:
         if task not in ("transcribe", "translate"):
@@ -567,7 +588,8 @@ def load_asr(
     device, compute_type : str
         CTranslate2 device and weight type; int8 on CPU is the fastest at a negligible accuracy cost.
     cpu_threads : int or None
-        Intra-op threads; None uses the machine's cores, at most 4 (the defaults target 2-core workers).
+        Intra-op threads of each of the :data:`ASR_WORKERS` workers; None shares the machine's cores (at most 4)
+        between them (the defaults target 2-core workers: one thread each).
     cache_dir : Path or None
         Where ``"base"`` is joined; None: ``MOODMIX_HOME/models``.
 
@@ -584,15 +606,15 @@ def load_asr(
 def _load_asr(setting: str, device: str, compute_type: str, cpu_threads: int | None,
               cache_dir: Path | None) -> Transcriber:
     source = resolve_asr_model(setting, cache_dir)
-    threads = cpu_threads if cpu_threads is not None else max(1, min(4, os.cpu_count() or 1))
+    threads = cpu_threads if cpu_threads is not None else max(1, min(4, os.cpu_count() or 1) // ASR_WORKERS)
     offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0", "false", "False")
     try:
         model = _tapped_model_class()(source, device=device, compute_type=compute_type, cpu_threads=threads,
-                                      num_workers=1, local_files_only=offline)
+                                      num_workers=ASR_WORKERS, local_files_only=offline)
     except Exception as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         raise ModelLoadError(
             f"ASR model setting {setting!r} could not be loaded ({type(exc).__name__}: {first}); expected 'default', "
             "'base', a CTranslate2 Whisper folder or a faster-whisper hub id"
         ) from exc
-    return Transcriber(model, setting, multilingual=bool(model.model.is_multilingual))
+    return Transcriber(model, setting, multilingual=bool(model.model.is_multilingual), workers=ASR_WORKERS)

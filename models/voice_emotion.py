@@ -98,6 +98,8 @@ _N_MFCC = 20  # coefficients 1..19 are kept; c0 is the level
 _ACTIVE_DB = 40.0  # frames within this of the loudest frame count as active
 _BANDS_HZ = (0.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0)
 _F0_MIN_HZ, _F0_MAX_HZ = 60.0, 400.0
+_PITCH_WIN = 320  # 40 ms at 8 kHz
+_PITCH_FFT = 512  # ≥ _PITCH_WIN + 8000 / _F0_MIN_HZ: no circular wrap in the lags searched
 _VOICING = 0.45  # normalised autocorrelation peak above this → voiced
 
 
@@ -133,15 +135,27 @@ def _frames(x: np.ndarray, length: int, hop: int) -> np.ndarray:
     return np.lib.stride_tricks.sliding_window_view(x, length)[::hop][:n]
 
 
+@functools.lru_cache(maxsize=1)
+def _pitch_taper() -> tuple[np.ndarray, np.ndarray]:
+    """The 40 ms Hann window at 8 kHz and its own normalised autocorrelation (to unbias the taper)."""
+    window = np.hanning(_PITCH_WIN)
+    win_ac = np.fft.irfft(np.abs(np.fft.rfft(window, n=_PITCH_FFT)) ** 2)
+    return window.astype(np.float32), np.maximum(win_ac / win_ac[0], 1e-3).astype(np.float32)
+
+
 def _pitch(x: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-frame f0 (Hz, 0 when unvoiced) and voicing strength from the normalised autocorrelation at 8 kHz."""
+    import scipy.fft
+
     y = x[::2] - x[::2].mean()  # 8 kHz is plenty for 60-400 Hz; the 16 kHz input is low-passed by the VAD/ASR path
-    frames = _frames(y, 320, _HOP // 2)[: active.size]  # 40 ms windows, 10 ms hop (same frame grid)
+    frames = _frames(y, _PITCH_WIN, _HOP // 2)[: active.size]  # 40 ms windows, 10 ms hop (same frame grid)
     frames = frames - frames.mean(axis=1, keepdims=True)
-    spec = np.fft.rfft(frames * np.hanning(320).astype(np.float32), n=1024, axis=1)
-    ac = np.fft.irfft(np.abs(spec) ** 2, axis=1)[:, :321]
-    win_ac = np.fft.irfft(np.abs(np.fft.rfft(np.hanning(320), n=1024)) ** 2)[:321]
-    ac = ac / np.maximum(ac[:, :1], 1e-12) / np.maximum(win_ac / win_ac[0], 1e-3)  # unbias the window taper
+    window, win_ac = _pitch_taper()
+    # float32 FFTs of _PITCH_FFT points: the linear autocorrelation is exact up to lag _PITCH_FFT - _PITCH_WIN,
+    # beyond the longest period searched (8000 / _F0_MIN_HZ samples)
+    spec = scipy.fft.rfft(frames.astype(np.float32) * window, n=_PITCH_FFT, axis=1)
+    ac = scipy.fft.irfft(spec.real ** 2 + spec.imag ** 2, n=_PITCH_FFT, axis=1)
+    ac = ac / np.maximum(ac[:, :1], 1e-12) / win_ac
     lo, hi = int(8000 / _F0_MAX_HZ), int(8000 / _F0_MIN_HZ)
     seg = ac[:, lo:hi]
     k = np.argmax(seg, axis=1)
@@ -199,9 +213,11 @@ def voice_features(audio: np.ndarray, sr: int) -> np.ndarray | None:
     frames = frames * np.float32(gain)
 
     mel, dct = _mel_and_dct(SR)
+    import scipy.fft
+
     window = np.hanning(_WIN).astype(np.float32)
-    spec = np.abs(np.fft.rfft(frames * window, n=_N_FFT, axis=1)) ** 2  # (frames, 257)
-    spec_a = spec[active]
+    spec_c = scipy.fft.rfft(frames[active] * window, n=_N_FFT, axis=1)  # float32 in, complex64 out
+    spec_a = spec_c.real ** 2 + spec_c.imag ** 2  # (active frames, 257)
     eps = 1e-10
     logmel = np.log10(spec_a @ mel.T + eps) * 10.0  # dB
     mfcc = logmel @ dct.T  # (frames, 20)
@@ -294,6 +310,7 @@ class ShippedVoiceModel(VoiceEmotionModel):
     def __init__(self, weights: _LinearWeights, name: str = "default") -> None:
         self._w = weights
         self.name = name
+        _mel_and_dct(SR)  # the filterbank (and librosa's import) belong to loading, not to the first pass
 
     @classmethod
     def from_file(cls, path: Path, setting: str = "default") -> ShippedVoiceModel:
@@ -545,6 +562,8 @@ class EncoderVoiceModel(VoiceEmotionModel):
         self._ood = ood
         self.use_stats = use_stats
         self.name = name
+        if use_stats:
+            _mel_and_dct(SR)  # the filterbank (and librosa's import) belong to loading, not to the first pass
 
     @classmethod
     def from_file(cls, path: Path, setting: str = "default") -> EncoderVoiceModel:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -114,23 +115,36 @@ class _Decoded:
 
 
 def _decode_pieces(decode: Decode, x: np.ndarray, pieces: Sequence[tuple[float, float]], *,
-                   translation: bool, block_s: float = _ASR_BLOCK_S) -> _Decoded:
+                   translation: bool, block_s: float = _ASR_BLOCK_S, workers: int = 1) -> _Decoded:
     """Decode only the speech, in blocks of about ``block_s`` of compacted speech; words go back to the piece
-    they were spoken in (by their midpoint), and low-confidence segments mark the pieces they reach."""
-    out = _Decoded([[] for _ in pieces], {})
+    they were spoken in (by their midpoint), and low-confidence segments mark the pieces they reach.
+
+    ``workers`` blocks are decoded at once (the ASR model's ``workers``); the result does not depend on it.
+    """
+    blocks: list[list[int]] = []
     block: list[int] = []
     for k in list(range(len(pieces))) + [-1]:
         length = sum(pieces[i][1] - pieces[i][0] + _GAP_S for i in block)
         if block and (k < 0 or length + pieces[k][1] - pieces[k][0] > block_s):
-            _decode_block(decode, x, pieces, block, out, translation=translation)
+            blocks.append(block)
             block = []
         if k >= 0:
             block.append(k)
+    out = _Decoded([[] for _ in pieces], {})
+    if workers <= 1 or len(blocks) <= 1:
+        for b in blocks:
+            _place_words(*_decode_block(decode, x, pieces, b), b, out, translation=translation)
+        return out
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="moodmix-asr") as pool:
+        # results come back in block order; each task builds its block's compacted audio, so at most ``workers``
+        # blocks' audio exist at once
+        for b, (tr, starts) in zip(blocks, pool.map(lambda b: _decode_block(decode, x, pieces, b), blocks)):
+            _place_words(tr, starts, b, out, translation=translation)
     return out
 
 
-def _decode_block(decode: Decode, x: np.ndarray, pieces: Sequence[tuple[float, float]], block: list[int],
-                  out: _Decoded, *, translation: bool) -> None:
+def _decode_block(decode: Decode, x: np.ndarray, pieces: Sequence[tuple[float, float]],
+                  block: list[int]) -> tuple[Transcript, list[float]]:
     """Whisper encodes 30 s windows; giving it each short piece on its own costs one padded window per piece, and
     the pauses between pieces invite hallucinated words. The compacted audio costs one window per 30 s of speech."""
     compact, starts = compact_speech(x, [pieces[i] for i in block])
@@ -141,7 +155,12 @@ def _decode_block(decode: Decode, x: np.ndarray, pieces: Sequence[tuple[float, f
             chunks[-1] = (chunks[-1][0], e)
         else:
             chunks.append((s, e))
-    tr = decode(compact, chunks, tuple(block))
+    return decode(compact, chunks, tuple(block)), starts
+
+
+def _place_words(tr: Transcript, starts: list[float], block: list[int], out: _Decoded, *,
+                 translation: bool) -> None:
+    """Each word to the piece of ``block`` it was spoken in (by its midpoint on the compacted audio)."""
     edges = np.asarray(starts)
     for seg in tr.segments:
         reason = low_confidence_reason(seg.avg_logprob, seg.no_speech_prob, translation=translation)
@@ -210,7 +229,8 @@ def hear_words(
         return HeardWords()
     detector = asr if asr.multilingual else language_model
     if detector is None:  # English only, as before languages were told apart
-        dec = _decode_pieces(_sequential(asr, "en", tap), x, pieces, translation=False, block_s=_block_s(tap))
+        dec = _decode_pieces(_sequential(asr, "en", tap), x, pieces, translation=False, block_s=_block_s(tap),
+                             workers=asr.workers)
         return _finish([" ".join(w) for w in dec.words], None, dec.bad, "en", None)
 
     head: list[tuple[float, float]] = []
@@ -228,10 +248,13 @@ def hear_words(
         return HeardWords(texts=("",) * n, language=guess.language, language_probability=guess.probability,
                           note=note)
     if guess.language == "en":
-        dec = _decode_pieces(_sequential(asr, "en", tap), x, pieces, translation=False, block_s=_block_s(tap))
+        dec = _decode_pieces(_sequential(asr, "en", tap), x, pieces, translation=False, block_s=_block_s(tap),
+                             workers=asr.workers)
         return _finish([" ".join(w) for w in dec.words], None, dec.bad, "en", guess.probability)
-    said = _decode_pieces(_batched(detector, guess.language, "transcribe"), x, pieces, translation=False)
-    english = _decode_pieces(_batched(detector, guess.language, "translate"), x, pieces, translation=True)
+    # the transcript and the translation are independent decodes: one per worker of the detector's model
+    passes = [(_batched(detector, guess.language, task), task == "translate") for task in ("transcribe", "translate")]
+    with ThreadPoolExecutor(max_workers=min(2, detector.workers), thread_name_prefix="moodmix-asr") as pool:
+        said, english = pool.map(lambda p: _decode_pieces(p[0], x, pieces, translation=p[1]), passes)
     bad = {**english.bad, **said.bad}
     return _finish([" ".join(w) for w in said.words], [" ".join(w) for w in english.words], bad, guess.language,
                    guess.probability)

@@ -157,7 +157,7 @@ def test_words_go_back_to_their_speech_piece_across_asr_blocks(monkeypatch) -> N
     calls: list[float] = []
 
     class FakeAsr:  # English-only, as tiny.en: no language detection without a language model
-        name, multilingual = "fake", False
+        name, multilingual, workers = "fake", False, 1
 
         def transcribe(self, audio: np.ndarray, sr: int, **_: object) -> Transcript:
             calls.append(audio.size / sr)

@@ -185,7 +185,7 @@ def test_repetition_loops_are_found_and_normal_speech_is_not() -> None:
 class _FakeAsr:
     """English-only ASR that returns a scripted segment per speech piece (piece k holds samples of value k+1)."""
 
-    name, multilingual = "fake", False
+    name, multilingual, workers = "fake", False, 1
 
     def __init__(self, texts: list[str], avg_logprob: float = -0.3) -> None:
         self.texts, self.avg_logprob = texts, avg_logprob
@@ -218,6 +218,43 @@ def test_a_looping_piece_loses_its_words_and_the_others_keep_theirs() -> None:
     assert heard.texts == ("I am so happy today", "", "we won the game")
     assert "chance" not in heard.transcript  # never stored as the words
     assert heard.note.startswith("words of 1 of 3 speech pieces not used: repetition loop ('give you a chance'")
+
+
+class _LevelAsr:
+    """English-only ASR that says "pK" for each stretch of level K/10 it is given, timed where that stretch is,
+    slowly (so blocks overlap in time when decoded at once), and notes which threads called it."""
+
+    name, multilingual = "levels", False
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.threads: set[str] = set()
+
+    def transcribe(self, audio: np.ndarray, sr: int, **_: object) -> Transcript:
+        import threading
+        import time
+
+        self.threads.add(threading.current_thread().name)
+        time.sleep(0.05)
+        level = np.round(audio * 10).astype(int)
+        segments = []
+        for k in sorted(set(level[level > 0].tolist())):
+            idx = np.flatnonzero(level == k)
+            a, b = idx[0] / sr, idx[-1] / sr
+            segments.append(TranscriptSegment(a, b, f"p{k}", (Word(a, b, f"p{k}", 0.9),), avg_logprob=-0.2))
+        return Transcript(" ".join(s.text for s in segments), tuple(segments), "en")
+
+
+def test_blocks_decoded_at_once_put_every_word_in_its_own_piece() -> None:
+    """120 s blocks of compacted speech: 70 pieces make three; decoded by two workers at once, each word still
+    lands in the piece it was said in, exactly as when the blocks are decoded one after another."""
+    x, pieces = _marked(70)
+    one, two = _LevelAsr(workers=1), _LevelAsr(workers=2)
+    heard_one = hear_words(x, pieces, asr=one)  # type: ignore[arg-type]
+    heard_two = hear_words(x, pieces, asr=two)  # type: ignore[arg-type]
+    assert heard_two.texts == tuple(f"p{k + 1}" for k in range(70))
+    assert heard_two.texts == heard_one.texts
+    assert len(two.threads) == 2 and len(one.threads) == 1
 
 
 def test_genuine_repeats_in_separate_pieces_are_kept() -> None:
